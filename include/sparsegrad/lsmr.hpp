@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: Apache-2.0
+#ifndef SPARSEGRAD_LSMR_HPP
+#define SPARSEGRAD_LSMR_HPP
+
+/// \file lsmr.hpp
+/// LSMR for min ‖AX − B‖² + λ²‖X‖², one or many right-hand sides.
+///
+/// Reference: D. C.-L. Fong and M. A. Saunders, "LSMR: An iterative algorithm for sparse
+/// least-squares problems", SIAM J. Sci. Comput. 33(5):2950–2971, 2011.
+/// Options, stopping rules and diagnostics follow scipy.sparse.linalg.lsmr, so that on the
+/// same problem both stop at the same iteration with the same istop.
+///
+/// The algorithm is written once (`detail::lsmr_kernel`) and is generic over the operator
+/// (see operator.hpp) and over the vector space (detail/eigen_block.hpp): all k columns are
+/// iterated together, each with its own scalars and stopping test, and a column that stops is
+/// compacted out, so it costs nothing more and its result is exactly that of a separate run.
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "detail/checks.hpp"
+#include "detail/eigen_block.hpp"
+#include "detail/matrix_traits.hpp"
+#include "errors.hpp"
+#include "operator.hpp"
+
+namespace sparsegrad {
+
+/// Stop codes, equal to scipy's `istop`.
+enum class LsmrStop : int {
+  zero_solution = 0,  ///< x = 0 (or x0) is the exact solution: b = 0 or Aᴴb = 0
+  compatible = 1,  ///< Ax = b solved to within atol, btol (‖r‖ ≤ btol‖b‖ + atol‖A‖‖x‖)
+  least_squares = 2,  ///< least-squares solution to within atol (‖Aᴴr‖ ≤ atol‖A‖‖r‖)
+  condition_limit = 3,    ///< cond(A) estimate exceeded conlim: failure
+  compatible_eps = 4,     ///< as 1, with atol = btol = machine precision
+  least_squares_eps = 5,  ///< as 2, with atol = machine precision
+  condition_eps = 6,      ///< cond(A) estimate exceeded 1/eps: failure
+  iteration_limit = 7     ///< maxiter iterations done: failure
+};
+
+/// True for the stop codes that mean failure (3, 6, 7).
+inline bool lsmr_failed(int istop) {
+  return istop == 3 || istop == 6 || istop == 7;
+}
+
+/// What an istop code means, for messages.
+inline const char* lsmr_stop_reason(int istop) {
+  switch (istop) {
+    case 0:
+      return "x = 0 is the exact solution";
+    case 1:
+      return "Ax - b is small enough (compatible system)";
+    case 2:
+      return "the least-squares problem is solved to within atol";
+    case 3:
+      return "the condition estimate exceeded conlim";
+    case 4:
+      return "Ax - b is small to machine precision";
+    case 5:
+      return "the least-squares problem is solved to machine precision";
+    case 6:
+      return "the condition estimate exceeded 1/eps";
+    case 7:
+      return "the iteration limit maxiter was reached";
+    default:
+      return "unknown stop code";
+  }
+}
+
+/// Options of LSMR, with scipy.sparse.linalg.lsmr's names, defaults and meanings.
+template <class Scalar>
+struct LsmrOptions {
+  using RealScalar = typename Eigen::NumTraits<Scalar>::Real;
+
+  /// Relative error in A: stop (istop 1/2) when ‖Aᴴr‖ ≤ atol‖A‖‖r‖ or ‖r‖ ≤ btol‖b‖ + atol‖A‖‖x‖.
+  RealScalar atol = RealScalar(1e-6);
+  /// Relative error in b (see atol).
+  RealScalar btol = RealScalar(1e-6);
+  /// Stop with istop 3 when the estimate of cond(A) exceeds conlim; must be ≥ 1 (may be +inf).
+  RealScalar conlim = RealScalar(1e8);
+  /// Iteration limit per right-hand side; unset means min(m, n), scipy's default.
+  std::optional<Eigen::Index> maxiter;
+  /// λ in min ‖Ax − b‖² + λ²‖x‖²; must be ≥ 0.
+  RealScalar damp = RealScalar(0);
+  /// Initial guess, n x k (k = number of right-hand sides); empty means start from zero.
+  /// Ignored by the backward pass.
+  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> x0;
+  /// What the `Lsmr` functor does when a column fails (istop 3, 6, 7): throw
+  /// `convergence_error` (true) or return X and leave the diagnostics in `last()` (false).
+  /// The free function `lsmr()` never throws for numerical outcomes.
+  bool throw_on_failure = true;
+
+  /// Throws std::invalid_argument naming the option that is out of range.
+  void check(const char* where = "LsmrOptions") const {
+    using detail::concat;
+    auto nonneg = [&](const char* name, RealScalar value) {
+      if (!(value >= 0) || !std::isfinite(static_cast<double>(value)))
+        detail::throw_invalid(where, name, "a finite value >= 0", concat(value));
+    };
+    nonneg("options.atol", atol);
+    nonneg("options.btol", btol);
+    nonneg("options.damp", damp);
+    if (!(conlim >= 1))
+      detail::throw_invalid(where, "options.conlim", "a value >= 1", concat(conlim));
+    if (maxiter && *maxiter < 0)
+      detail::throw_invalid(where, "options.maxiter", "a value >= 0 (or unset for min(m, n))",
+                            concat(*maxiter));
+    detail::require_finite(where, "options.x0", x0);
+  }
+};
+
+/// Diagnostics of an LSMR run, one entry per right-hand side j.
+template <class RealScalar>
+struct LsmrStats {
+  std::vector<int> istop;         ///< stop code, see LsmrStop
+  std::vector<int> itn;           ///< iterations done
+  std::vector<RealScalar> normr;  ///< estimate of ‖b − Ax‖ (damped: of ‖[b; 0] − [A; λI]x‖)
+  std::vector<RealScalar> normar;  ///< estimate of ‖Aᴴ(b − Ax) − λ²x‖
+  std::vector<RealScalar> norma;   ///< estimate of ‖[A; λI]‖_F
+  std::vector<RealScalar> conda;   ///< estimate of cond([A; λI])
+  std::vector<RealScalar> normx;   ///< ‖x‖
+
+  void resize(std::size_t k) {
+    istop.assign(k, 0);
+    itn.assign(k, 0);
+    for (auto* v : {&normr, &normar, &norma, &conda, &normx}) v->assign(k, RealScalar(0));
+  }
+
+  /// True when no column failed (no istop 3, 6 or 7).
+  bool converged() const {
+    return std::none_of(istop.begin(), istop.end(), [](int s) { return lsmr_failed(s); });
+  }
+
+  /// The same fields as doubles, as carried by convergence_error.
+  ConvergenceDiagnostics diagnostics() const {
+    auto to_double = [](const std::vector<RealScalar>& v) {
+      return std::vector<double>(v.begin(), v.end());
+    };
+    return {istop,
+            itn,
+            to_double(normr),
+            to_double(normar),
+            to_double(norma),
+            to_double(conda),
+            to_double(normx)};
+  }
+
+  /// One line per failed column, for messages.
+  std::string failure_summary() const {
+    std::string out;
+    std::size_t failed = 0;
+    for (std::size_t j = 0; j < istop.size(); ++j) {
+      if (!lsmr_failed(istop[j])) continue;
+      ++failed;
+      out += detail::concat("\n  column ", j, ": istop ", istop[j], " (",
+                            lsmr_stop_reason(istop[j]), ") after ", itn[j], " iterations, normr ",
+                            normr[j], ", normar ", normar[j], ", conda ", conda[j]);
+    }
+    return detail::concat(failed, " of ", istop.size(), " right-hand sides failed:", out);
+  }
+};
+
+/// Result of `lsmr()`: the solution X (always n x k) and the per-column diagnostics.
+template <class Scalar>
+struct LsmrResult : LsmrStats<typename Eigen::NumTraits<Scalar>::Real> {
+  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> X;
+};
+
+namespace detail {
+
+/// Stable Givens rotation [c s; -s c]ᵀ[a; b] = [r; 0] (scipy's _sym_ortho; Choi, Paige and
+/// Saunders, SIAM J. Sci. Comput. 2011, Table 2.9).
+template <class Real>
+void sym_ortho(Real a, Real b, Real& c, Real& s, Real& r) {
+  using std::abs;
+  using std::sqrt;
+  auto sign = [](Real x) { return Real((x > 0) - (x < 0)); };
+  if (b == 0) {
+    c = sign(a), s = 0, r = abs(a);
+  } else if (a == 0) {
+    c = 0, s = sign(b), r = abs(b);
+  } else if (abs(b) > abs(a)) {
+    const Real tau = a / b;
+    s = sign(b) / sqrt(1 + tau * tau), c = s * tau, r = b / s;
+  } else {
+    const Real tau = b / a;
+    c = sign(a) / sqrt(1 + tau * tau), s = c * tau, r = a / c;
+  }
+}
+
+/// Scalar state of one right-hand side, named as in Fong & Saunders (2011), Section 2–3.
+template <class Real>
+struct LsmrColumn {
+  Eigen::Index id = 0;  // column of B this state belongs to
+  bool done = false;
+  int istop = 0;
+  Real normb = 0;
+  // Golub–Kahan bidiagonalization
+  Real alpha = 0, beta = 0;
+  // rotations Qhat, Q, Qbar and the quantities they update
+  Real zetabar = 0, alphabar = 0, rho = 1, rhobar = 1, cbar = 1, sbar = 0, zeta = 0;
+  // estimate of ‖r‖ (Section 3.1)
+  Real betadd = 0, betad = 0, rhodold = 1, tautildeold = 0, thetatilde = 0, d = 0;
+  // estimates of ‖A‖ and cond(A) (Section 3.2)
+  Real normA2 = 0, maxrbar = 0, minrbar = Real(1e100), normA = 0, condA = 1;
+  Real normx = 0, normr = 0, normar = 0;
+};
+
+/// LSMR on k right-hand sides at once. `X` receives the n x k solution; `stats` the
+/// diagnostics. `X0` may be null (start from zero). Never throws for numerical outcomes.
+template <class Space, class Operator, class Options>
+void lsmr_kernel(const Operator& op, const typename Space::Block& B,
+                 const typename Space::Block* X0, Eigen::Index k, const Options& opt,
+                 typename Space::Block& X, LsmrStats<typename Space::Real>& stats) {
+  using Real = typename Space::Real;
+  using Block = typename Space::Block;
+  using Index = Eigen::Index;
+  const Index m = op.rows(), n = op.cols();
+  const Index maxiter = opt.maxiter ? *opt.maxiter : std::min(m, n);
+  const Real damp = opt.damp;
+  const Real ctol = opt.conlim > 0 ? Real(1) / opt.conlim : Real(0);
+  const Real atol = opt.atol, btol = opt.btol;
+
+  stats.resize(static_cast<std::size_t>(k));
+  std::vector<LsmrColumn<Real>> state(static_cast<std::size_t>(k));
+
+  // Workspace, allocated once: u (m), v, h, hbar (n) per column, and the two product targets.
+  Block U = B, V = Space::zeros(n, k), H = Space::zeros(n, k), Hbar = Space::zeros(n, k);
+  Block Av = Space::zeros(m, k), Atu = Space::zeros(n, k);
+
+  if (X0) {
+    X = *X0;
+    op.apply(Space::active(X, k), Space::active(Av, k));
+  } else {
+    X = Space::zeros(n, k);
+  }
+
+  // β₁u₁ = b − Ax₀,  α₁v₁ = Aᴴu₁.
+  for (Index j = 0; j < k; ++j) {
+    auto& c = state[static_cast<std::size_t>(j)];
+    c.id = j;
+    c.normb = Space::norm(B, j);
+    if (X0) Space::axpy(U, j, Real(-1), Av, j);
+    c.beta = X0 ? Space::norm(U, j) : c.normb;
+    if (c.beta > 0) Space::scale(U, j, Real(1) / c.beta);
+  }
+  op.apply_adjoint(Space::active(U, k), Space::active(Atu, k));
+  for (Index j = 0; j < k; ++j) {
+    auto& c = state[static_cast<std::size_t>(j)];
+    if (c.beta > 0) {
+      Space::copy(V, j, Atu, j);
+      c.alpha = Space::norm(V, j);
+    }
+    if (c.alpha > 0) Space::scale(V, j, Real(1) / c.alpha);
+    Space::copy(H, j, V, j);
+
+    c.zetabar = c.alpha * c.beta;
+    c.alphabar = c.alpha;
+    c.betadd = c.beta;
+    c.normA2 = c.alpha * c.alpha;
+    c.normA = std::sqrt(c.normA2);
+    c.normr = c.beta;
+    c.normar = c.alpha * c.beta;
+    if (c.normar == 0) {
+      c.done = true;  // x0 (or 0) already solves the problem
+    } else if (c.normb == 0) {
+      Space::set_zero(X, j);
+      c.done = true;
+    }
+  }
+
+  // Record finished columns and move the active ones to the front of the workspace.
+  Index active = k;
+  int itn = 0;
+  auto compact = [&]() {
+    Index kept = 0;
+    for (Index p = 0; p < active; ++p) {
+      auto& c = state[static_cast<std::size_t>(p)];
+      if (c.done) {
+        const auto id = static_cast<std::size_t>(c.id);
+        stats.istop[id] = c.istop;
+        stats.itn[id] = itn;
+        stats.normr[id] = c.normr;
+        stats.normar[id] = c.normar;
+        stats.norma[id] = c.normA;
+        stats.conda[id] = c.condA;
+        stats.normx[id] = c.normx;
+        continue;
+      }
+      if (kept != p) {
+        state[static_cast<std::size_t>(kept)] = c;
+        for (Block* W : {&U, &V, &H, &Hbar}) Space::copy(*W, kept, *W, p);
+      }
+      ++kept;
+    }
+    active = kept;
+  };
+  compact();
+
+  while (active > 0 && itn < maxiter) {
+    ++itn;
+    // Next step of the bidiagonalization: βu = Av − αu, αv = Aᴴu − βv.
+    op.apply(Space::active(V, active), Space::active(Av, active));
+    for (Index p = 0; p < active; ++p) {
+      auto& c = state[static_cast<std::size_t>(p)];
+      Space::add_scaled_self(U, p, -c.alpha, Av, p);
+      c.beta = Space::norm(U, p);
+      if (c.beta > 0) Space::scale(U, p, Real(1) / c.beta);
+    }
+    op.apply_adjoint(Space::active(U, active), Space::active(Atu, active));
+    for (Index p = 0; p < active; ++p) {
+      auto& c = state[static_cast<std::size_t>(p)];
+      if (c.beta > 0) {
+        Space::add_scaled_self(V, p, -c.beta, Atu, p);
+        c.alpha = Space::norm(V, p);
+        if (c.alpha > 0) Space::scale(V, p, Real(1) / c.alpha);
+      }
+
+      // Rotation Qhat_{k,2k+1} eliminates the damping term.
+      Real chat, shat, alphahat;
+      sym_ortho(c.alphabar, damp, chat, shat, alphahat);
+
+      // Rotation Q_k turns B_k into R_k.
+      const Real rhoold = c.rho;
+      Real cq, sq;
+      sym_ortho(alphahat, c.beta, cq, sq, c.rho);
+      const Real thetanew = sq * c.alpha;
+      c.alphabar = cq * c.alpha;
+
+      // Rotation Qbar_k turns R_kᵀ into Rbar_k.
+      const Real rhobarold = c.rhobar, zetaold = c.zeta;
+      const Real thetabar = c.sbar * c.rho;
+      const Real rhotemp = c.cbar * c.rho;
+      sym_ortho(c.cbar * c.rho, thetanew, c.cbar, c.sbar, c.rhobar);
+      c.zeta = c.cbar * c.zetabar;
+      c.zetabar = -c.sbar * c.zetabar;
+
+      // hbar = h − (θbar ρ / (ρold ρbarold)) hbar,  x += ζ/(ρ ρbar) hbar,  h = v − (θ/ρ) h.
+      Space::add_scaled_self(Hbar, p, -(thetabar * c.rho / (rhoold * rhobarold)), H, p);
+      Space::axpy(X, c.id, c.zeta / (c.rho * c.rhobar), Hbar, p);
+      Space::add_scaled_self(H, p, -(thetanew / c.rho), V, p);
+
+      // Estimate ‖r‖ (Section 3.1): apply Qhat, Q, then Qtilde_{k-1}.
+      const Real betaacute = chat * c.betadd;
+      const Real betacheck = -shat * c.betadd;
+      const Real betahat = cq * betaacute;
+      c.betadd = -sq * betaacute;
+      const Real thetatildeold = c.thetatilde;
+      Real ctildeold, stildeold, rhotildeold;
+      sym_ortho(c.rhodold, thetabar, ctildeold, stildeold, rhotildeold);
+      c.thetatilde = stildeold * c.rhobar;
+      c.rhodold = ctildeold * c.rhobar;
+      c.betad = -stildeold * c.betad + ctildeold * betahat;
+      c.tautildeold = (zetaold - thetatildeold * c.tautildeold) / rhotildeold;
+      const Real taud = (c.zeta - c.thetatilde * c.tautildeold) / c.rhodold;
+      c.d += betacheck * betacheck;
+      c.normr = std::sqrt(c.d + (c.betad - taud) * (c.betad - taud) + c.betadd * c.betadd);
+
+      // Estimate ‖A‖ and cond(A) (Section 3.2).
+      c.normA2 += c.beta * c.beta;
+      c.normA = std::sqrt(c.normA2);
+      c.normA2 += c.alpha * c.alpha;
+      c.maxrbar = std::max(c.maxrbar, rhobarold);
+      if (itn > 1) c.minrbar = std::min(c.minrbar, rhobarold);
+      c.condA = std::max(c.maxrbar, rhotemp) / std::min(c.minrbar, rhotemp);
+
+      // Stopping rules, in scipy's order so that the same istop wins.
+      c.normar = std::abs(c.zetabar);
+      c.normx = Space::norm(X, c.id);
+      const Real test1 = c.normr / c.normb;
+      const Real test2 = (c.normA * c.normr) != 0 ? c.normar / (c.normA * c.normr)
+                                                  : std::numeric_limits<Real>::infinity();
+      const Real test3 = Real(1) / c.condA;
+      const Real t1 = test1 / (1 + c.normA * c.normx / c.normb);
+      const Real rtol = btol + atol * c.normA * c.normx / c.normb;
+      int istop = 0;
+      if (itn >= maxiter) istop = 7;
+      if (1 + test3 <= 1) istop = 6;
+      if (1 + test2 <= 1) istop = 5;
+      if (1 + t1 <= 1) istop = 4;
+      if (test3 <= ctol) istop = 3;
+      if (test2 <= atol) istop = 2;
+      if (test1 <= rtol) istop = 1;
+      c.istop = istop;
+      c.done = istop > 0;
+    }
+    if (itn >= maxiter)
+      for (Index p = 0; p < active; ++p) state[static_cast<std::size_t>(p)].done = true;
+    compact();
+  }
+  // maxiter = 0: the remaining columns stop where they started, with istop 0.
+  for (Index p = 0; p < active; ++p) state[static_cast<std::size_t>(p)].done = true;
+  compact();
+}
+
+template <class Scalar>
+using DenseMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+
+/// Runs LSMR with Eigen blocks on any operator; checks shapes and options.
+template <class Operator, class Scalar>
+LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar>& B,
+                                    const LsmrOptions<Scalar>& opt, bool use_x0,
+                                    const char* where) {
+  opt.check(where);
+  require_finite(where, "B", B);
+  if (B.rows() != op.rows())
+    throw_invalid(where, "B", concat(op.rows(), " rows (the rows of A)"),
+                  concat(B.rows(), " rows"));
+  const bool has_x0 = use_x0 && opt.x0.size() > 0;
+  if (has_x0) require_shape(where, "options.x0", opt.x0, op.cols(), B.cols());
+  LsmrResult<Scalar> result;
+  lsmr_kernel<EigenBlockSpace<Scalar>>(op, B, has_x0 ? &opt.x0 : nullptr, B.cols(), opt, result.X,
+                                       result);
+  return result;
+}
+
+}  // namespace detail
+
+/// LSMR on A (a CooMatrix, an Eigen SparseMatrix or Map, or any operator with rows(), cols(),
+/// apply(), apply_adjoint()) for every column of B. Returns X (n x k) and the diagnostics;
+/// throws std::invalid_argument for bad arguments and never for numerical outcomes.
+template <class AType, class BDerived>
+LsmrResult<typename BDerived::Scalar> lsmr(
+    const AType& A, const Eigen::MatrixBase<BDerived>& B,
+    const LsmrOptions<typename BDerived::Scalar>& options = {}) {
+  using Scalar = typename BDerived::Scalar;
+  static_assert(std::is_same<typename AType::Scalar, Scalar>::value,
+                "sparsegrad::lsmr: A and B must have the same Scalar type");
+  const detail::DenseMatrix<Scalar> Bd = B;
+  if constexpr (detail::is_supported_matrix_v<AType>) {
+    detail::validate_matrix("lsmr", A);
+    return detail::lsmr_on_operator(make_operator(A), Bd, options, true, "lsmr");
+  } else {
+    return detail::lsmr_on_operator(A, Bd, options, true, "lsmr");
+  }
+}
+
+/// The default solver functor: LSMR with `options`, keeping the diagnostics of its last run.
+/// Callable as `solver(A, B)`; on failure (istop 3, 6, 7) it throws `convergence_error` unless
+/// `options.throw_on_failure` is false.
+template <class Scalar>
+class Lsmr {
+ public:
+  using RealScalar = typename Eigen::NumTraits<Scalar>::Real;
+  using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+
+  LsmrOptions<Scalar> options;
+
+  Lsmr() = default;
+  explicit Lsmr(LsmrOptions<Scalar> opts) : options(std::move(opts)) {}
+
+  /// X = argmin ‖AX − B‖ (+ λ²‖X‖²), starting from options.x0 if set.
+  template <class AType>
+  Matrix operator()(const AType& A, const Matrix& B) {
+    return run(A, B, false, true);
+  }
+
+  /// Y = argmin ‖AᴴY − G‖ (+ λ²‖Y‖²) by LSMR on Aᴴ, i.e. Y = (Aᴴ)⁺G undamped: the transposed
+  /// solve of the backward pass. options.x0 is ignored.
+  template <class AType>
+  Matrix solve_adjoint(const AType& A, const Matrix& G) {
+    return run(A, G, true, false);
+  }
+
+  /// Diagnostics (and X) of the last run.
+  const LsmrResult<Scalar>& last() const { return last_; }
+
+ private:
+  template <class AType>
+  Matrix run(const AType& A, const Matrix& B, bool adjoint, bool use_x0) {
+    const char* where = adjoint ? "Lsmr::solve_adjoint" : "Lsmr";
+    if constexpr (detail::is_supported_matrix_v<AType>) {
+      detail::validate_matrix(where, A);
+      const auto op = make_operator(A);
+      solve(op, B, adjoint, use_x0, where);
+    } else {
+      solve(A, B, adjoint, use_x0, where);
+    }
+    if (options.throw_on_failure && !last_.converged())
+      throw convergence_error(detail::concat("sparsegrad: ", where,
+                                             ": LSMR did not converge: ", last_.failure_summary(),
+                                             "\n  (raise options.maxiter or options.conlim, or "
+                                             "set options.throw_on_failure = false)"),
+                              last_.diagnostics());
+    return last_.X;
+  }
+
+  template <class Operator>
+  void solve(const Operator& op, const Matrix& B, bool adjoint, bool use_x0, const char* where) {
+    if (adjoint)
+      last_ = detail::lsmr_on_operator(AdjointOperator<Operator>(op), B, options, use_x0, where);
+    else
+      last_ = detail::lsmr_on_operator(op, B, options, use_x0, where);
+  }
+
+  LsmrResult<Scalar> last_;
+};
+
+}  // namespace sparsegrad
+
+#endif  // SPARSEGRAD_LSMR_HPP
