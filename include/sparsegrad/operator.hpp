@@ -3,7 +3,7 @@
 #define SPARSEGRAD_OPERATOR_HPP
 
 /// \file operator.hpp
-/// Matrix-free views of A. The algorithms (LSMR and the adjoint) only see this concept:
+/// Matrix-free views of A. The algorithms (LSMR, CRAIG and the adjoint) only see this concept:
 ///
 ///   op.rows(), op.cols()             dimensions of A
 ///   op.apply(V, Y)                   Y = A V        (V: cols() x k, Y: rows() x k)
@@ -13,68 +13,354 @@
 /// `leftCols(k)` block of a workspace matrix), so the same operator serves one right-hand side
 /// and a block of them. Any user type with these members works (a PETSc matrix, a GPU
 /// operator, a composition such as a preconditioned A).
+///
+/// Kernels of the sparse operators (SparseOperator, CooOperator):
+/// - The product along A's storage order (A·V for CSR, Aᴴ·U for CSC) is a gather: each output
+///   row is one sum over the stored entries of one row (column) of A, taken in storage order and
+///   started from 0, by one thread. With OpenMP the rows are split between threads in blocks of
+///   equal nonzero count; the result does not depend on the number of threads.
+/// - The product against the storage order (Aᴴ·U for CSR, A·V for CSC) is either a gather over
+///   a copy of A in the other storage order, made once when the operator is built (O(nnz)
+///   memory, parallel), or a serial scatter over A (no extra memory). Both add the terms of
+///   every output entry in the same order (increasing index of the stored row/column), so they
+///   give the same bits; see TransposedProduct.
+/// - For k > 1 the input block is first transposed into a k-interleaved workspace so that A is
+///   read once for all k columns; each column's sum keeps the order of the k = 1 product, so a
+///   block run gives, per column, exactly the bits of a single-column run.
+/// - These are the summation orders of scipy's csr_matvec / csc_matvec (and of Eigen's sparse x
+///   dense product), which LSMR's scipy parity relies on.
+/// - Workspace: one (rows or cols) x k buffer, grown when a larger k arrives and then reused, so
+///   an iteration loop performs no allocation. An operator object is therefore not safe to use
+///   from two threads at once; make one per thread.
 
 #include <Eigen/SparseCore>
+#include <algorithm>
+#include <optional>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "coo.hpp"
 #include "detail/matrix_traits.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace sparsegrad {
+
+/// How the sparse operators compute the product that runs against A's storage order
+/// (Aᴴ·U when A is CSR, A·V when A is CSC). Both choices give bit-identical results.
+enum class TransposedProduct {
+  /// `copy` when more than one OpenMP thread is available, `scatter` otherwise.
+  automatic,
+  /// Gather over a copy of A in the other storage order, made once (nnz values and indices
+  /// more memory); runs in parallel.
+  copy,
+  /// Serial scatter over A itself: no extra memory, one thread.
+  scatter
+};
+
+namespace detail {
+
+/// Number of OpenMP threads a parallel region would get (1 without OpenMP).
+inline int max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+/// Minimum work (stored entries x columns) for which the kernels start threads.
+constexpr Eigen::Index parallel_threshold = 20000;
+
+/// Raw view of a compressed sparse matrix (either storage order, compressed or not).
+template <class Scalar, class StorageIndex>
+struct CompressedView {
+  Eigen::Index outer_size = 0;
+  const StorageIndex* outer = nullptr;   // outer_size + 1 starts
+  const StorageIndex* counts = nullptr;  // entries per outer when uncompressed, else null
+  const StorageIndex* inner = nullptr;
+  const Scalar* values = nullptr;
+
+  Eigen::Index begin(Eigen::Index o) const { return outer[o]; }
+  Eigen::Index end(Eigen::Index o) const { return counts ? outer[o] + counts[o] : outer[o + 1]; }
+  Eigen::Index span() const { return outer[outer_size] - outer[0]; }
+};
+
+template <class SparseType>
+auto view_of(const SparseType& A) {
+  using Scalar = typename SparseType::Scalar;
+  using StorageIndex = typename SparseType::StorageIndex;
+  CompressedView<std::remove_const_t<Scalar>, std::remove_const_t<StorageIndex>> v;
+  v.outer_size = A.outerSize();
+  v.outer = A.outerIndexPtr();
+  v.counts = A.isCompressed() ? nullptr : A.innerNonZeroPtr();
+  v.inner = A.innerIndexPtr();
+  v.values = A.valuePtr();
+  return v;
+}
+
+/// Outer range [lo, hi) of thread t of T: blocks of about equal number of stored entries.
+template <class View>
+void thread_range(const View& S, int t, int T, Eigen::Index& lo, Eigen::Index& hi) {
+  const auto* first = S.outer;
+  const auto* last = S.outer + S.outer_size;
+  auto split = [&](int q) -> Eigen::Index {
+    if (q <= 0) return 0;
+    if (q >= T) return S.outer_size;
+    const Eigen::Index target = S.outer[0] + S.span() * q / T;
+    return std::lower_bound(first, last, target) - first;
+  };
+  lo = split(t), hi = split(t + 1);
+}
+
+template <bool Conj, class Scalar>
+Scalar maybe_conj(const Scalar& a) {
+  if constexpr (Conj) {
+    return Eigen::numext::conj(a);
+  } else {
+    return a;
+  }
+}
+
+/// Gather: Y(o, c) = Σ_e op(value_e) X(inner_e, c) over the entries e of outer o, in storage
+/// order starting from 0 (op = conj when Conj). X is inner_size x k with leading dimension ldx,
+/// Y outer_size x k with leading dimension ldy; `work` holds inner_size * k scalars when k > 1.
+template <bool Conj, class Scalar, class StorageIndex>
+void gather_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index inner_size,
+                    const Scalar* X, Eigen::Index ldx, Eigen::Index k, Scalar* Y, Eigen::Index ldy,
+                    Scalar* work) {
+  using Index = Eigen::Index;
+  if (k == 0) return;
+  const bool parallel = max_threads() > 1 && S.span() * k >= parallel_threshold;
+  (void)parallel;
+#ifdef _OPENMP
+#pragma omp parallel if (parallel)
+#endif
+  {
+    int t = 0, T = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num(), T = omp_get_num_threads();
+#endif
+    if (k == 1) {
+      Index lo, hi;
+      thread_range(S, t, T, lo, hi);
+      for (Index o = lo; o < hi; ++o) {
+        Scalar sum(0);
+        for (Index e = S.begin(o); e < S.end(o); ++e)
+          sum += maybe_conj<Conj>(S.values[e]) * X[S.inner[e]];
+        Y[o] = sum;
+      }
+    } else {
+      // Interleave X so that the k values an entry needs are adjacent: A is read once.
+      const Index chunk = (inner_size + T - 1) / T;
+      const Index jlo = std::min(inner_size, chunk * t), jhi = std::min(inner_size, jlo + chunk);
+      for (Index j = jlo; j < jhi; ++j)
+        for (Index c = 0; c < k; ++c) work[j * k + c] = X[j + c * ldx];
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+      Index lo, hi;
+      thread_range(S, t, T, lo, hi);
+      constexpr Index width = 8;  // accumulators held in registers
+      for (Index o = lo; o < hi; ++o) {
+        for (Index c0 = 0; c0 < k; c0 += width) {
+          const Index kc = std::min(width, k - c0);
+          Scalar acc[width];
+          for (Index c = 0; c < width; ++c) acc[c] = Scalar(0);
+          for (Index e = S.begin(o); e < S.end(o); ++e) {
+            const Scalar a = maybe_conj<Conj>(S.values[e]);
+            const Scalar* x = work + static_cast<Index>(S.inner[e]) * k + c0;
+            if (kc == width) {
+              for (Index c = 0; c < width; ++c) acc[c] += a * x[c];
+            } else {
+              for (Index c = 0; c < kc; ++c) acc[c] += a * x[c];
+            }
+          }
+          for (Index c = 0; c < kc; ++c) Y[o + (c0 + c) * ldy] = acc[c];
+        }
+      }
+    }
+  }
+}
+
+/// Scatter: Y(inner_e, c) += op(value_e) X(o, c) for outer o in increasing order, with Y set to
+/// 0 first. X is outer_size x k (ldx), Y inner_size x k (ldy). Serial.
+template <bool Conj, class Scalar, class StorageIndex>
+void scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index inner_size,
+                     const Scalar* X, Eigen::Index ldx, Eigen::Index k, Scalar* Y,
+                     Eigen::Index ldy) {
+  using Index = Eigen::Index;
+  for (Index c = 0; c < k; ++c) {
+    Scalar* y = Y + c * ldy;
+    const Scalar* x = X + c * ldx;
+    std::fill(y, y + inner_size, Scalar(0));
+    for (Index o = 0; o < S.outer_size; ++o) {
+      const Scalar xo = x[o];
+      for (Index e = S.begin(o); e < S.end(o); ++e)
+        y[S.inner[e]] += maybe_conj<Conj>(S.values[e]) * xo;
+    }
+  }
+}
+
+template <class Out>
+constexpr bool is_direct_col_major() {
+  using T = std::decay_t<Out>;
+  constexpr int flags = Eigen::internal::traits<T>::Flags;
+  return (flags & Eigen::DirectAccessBit) &&
+         (!(flags & Eigen::RowMajorBit) || T::ColsAtCompileTime == 1) &&
+         T::InnerStrideAtCompileTime == 1;
+}
+
+/// The products of the sparse operators, for a Derived class that provides `matrix()` (the
+/// compressed matrix the operator reads) and `transposed_` (an optional copy of it in the
+/// other storage order).
+template <class Derived, class Scalar_, class StorageIndex, int Options>
+class CompressedOperatorBase {
+ public:
+  using Scalar = Scalar_;
+  using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  static constexpr bool row_major = (Options & Eigen::RowMajorBit) != 0;
+  /// The copy in the other storage order (CSC for a CSR matrix and vice versa).
+  using Transposed =
+      Eigen::SparseMatrix<Scalar, row_major ? Eigen::ColMajor : Eigen::RowMajor, StorageIndex>;
+
+  /// Y = A V.
+  template <class In, class Out>
+  void apply(const In& V, Out&& Y) const {
+    product<false>(V, Y);
+  }
+
+  /// Y = Aᴴ U.
+  template <class In, class Out>
+  void apply_adjoint(const In& U, Out&& Y) const {
+    product<true>(U, Y);
+  }
+
+  /// True when the operator holds a copy of A in the other storage order.
+  bool has_transposed_copy() const { return self().transposed_.has_value(); }
+
+ protected:
+  static bool want_copy(TransposedProduct how) {
+    return how == TransposedProduct::copy ||
+           (how == TransposedProduct::automatic && max_threads() > 1);
+  }
+
+ private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+
+  template <bool Adjoint, class In, class Out>
+  void product(const In& X, Out& Y) const {
+    using Ref = Eigen::Ref<Matrix, 0, Eigen::OuterStride<>>;
+    using ConstRef = Eigen::Ref<const Matrix, 0, Eigen::OuterStride<>>;
+    const ConstRef Xr(X);
+    using Plain = std::decay_t<Out>;
+    if constexpr (std::is_base_of<Eigen::PlainObjectBase<Plain>, Plain>::value) {
+      const auto& A = self().matrix();
+      Y.resize(Adjoint ? A.cols() : A.rows(), Xr.cols());  // a plain target is sized, as by `=`
+    }
+    if constexpr (is_direct_col_major<Out>()) {
+      Ref Yr(Y);
+      run<Adjoint>(Xr, Yr);
+    } else {
+      Matrix out(Y.rows(), Y.cols());
+      Ref Yr(out);
+      run<Adjoint>(Xr, Yr);
+      Y = out;
+    }
+  }
+
+  template <bool Adjoint, class ConstRef, class Ref>
+  void run(const ConstRef& X, Ref& Y) const {
+    const auto& A = self().matrix();
+    const Eigen::Index k = X.cols();
+    eigen_assert(Y.cols() == k);
+    eigen_assert(X.rows() == (Adjoint ? A.rows() : A.cols()));
+    eigen_assert(Y.rows() == (Adjoint ? A.cols() : A.rows()));
+    if (k == 0) return;
+    // Along the storage order: gather over A. Against it: gather over the copy, or scatter.
+    constexpr bool along = Adjoint != row_major;
+    if constexpr (along) {
+      gather_product<Adjoint>(view_of(A), A.innerSize(), X.data(), X.outerStride(), k, Y.data(),
+                              Y.outerStride(), workspace(A.innerSize() * k));
+    } else if (self().transposed_) {
+      const auto& T = *self().transposed_;
+      gather_product<Adjoint>(view_of(T), T.innerSize(), X.data(), X.outerStride(), k, Y.data(),
+                              Y.outerStride(), workspace(T.innerSize() * k));
+    } else {
+      scatter_product<Adjoint>(view_of(A), A.innerSize(), X.data(), X.outerStride(), k, Y.data(),
+                               Y.outerStride());
+    }
+  }
+
+  Scalar* workspace(Eigen::Index size) const {
+    if (static_cast<Eigen::Index>(work_.size()) < size)
+      work_.resize(static_cast<std::size_t>(size));
+    return work_.data();
+  }
+
+  mutable std::vector<Scalar> work_;
+};
+
+}  // namespace detail
 
 /// Operator over an Eigen sparse matrix (SparseMatrix in either storage order, or a Map of
 /// one). Holds a reference: the matrix must outlive the operator.
 template <class SparseType>
-class SparseOperator {
- public:
-  using Scalar = typename SparseType::Scalar;
+class SparseOperator
+    : public detail::CompressedOperatorBase<
+          SparseOperator<SparseType>, std::remove_const_t<typename SparseType::Scalar>,
+          std::remove_const_t<typename SparseType::StorageIndex>, SparseType::Flags> {
+  using Base = detail::CompressedOperatorBase<
+      SparseOperator<SparseType>, std::remove_const_t<typename SparseType::Scalar>,
+      std::remove_const_t<typename SparseType::StorageIndex>, SparseType::Flags>;
+  friend Base;
 
-  explicit SparseOperator(const SparseType& A) : A_(A) {}
+ public:
+  using Scalar = typename Base::Scalar;
+
+  explicit SparseOperator(const SparseType& A, TransposedProduct how = TransposedProduct::automatic)
+      : A_(A) {
+    if (Base::want_copy(how)) transposed_.emplace(A);
+  }
 
   Eigen::Index rows() const { return A_.rows(); }
   Eigen::Index cols() const { return A_.cols(); }
   const SparseType& matrix() const { return A_; }
 
-  template <class In, class Out>
-  void apply(const In& V, Out&& Y) const {
-    Y.noalias() = A_ * V;
-  }
-
-  template <class In, class Out>
-  void apply_adjoint(const In& U, Out&& Y) const {
-    Y.noalias() = A_.adjoint() * U;
-  }
-
  private:
   const SparseType& A_;
+  std::optional<typename Base::Transposed> transposed_;
 };
 
 /// Operator over a CooMatrix: holds a CSR copy with duplicates summed (O(nnz) memory), made
 /// once so that every product afterwards runs at CSR speed.
 template <class Scalar_, class StorageIndex>
-class CooOperator {
+class CooOperator : public detail::CompressedOperatorBase<CooOperator<Scalar_, StorageIndex>,
+                                                          Scalar_, StorageIndex, Eigen::RowMajor> {
+  using Base = detail::CompressedOperatorBase<CooOperator<Scalar_, StorageIndex>, Scalar_,
+                                              StorageIndex, Eigen::RowMajor>;
+  friend Base;
+
  public:
   using Scalar = Scalar_;
   using Csr = Eigen::SparseMatrix<Scalar, Eigen::RowMajor, StorageIndex>;
 
-  explicit CooOperator(const CooMatrix<Scalar, StorageIndex>& A) : csr_(to_csr(A)) {}
+  explicit CooOperator(const CooMatrix<Scalar, StorageIndex>& A,
+                       TransposedProduct how = TransposedProduct::automatic)
+      : csr_(to_csr(A)) {
+    if (Base::want_copy(how)) transposed_.emplace(csr_);
+  }
 
   Eigen::Index rows() const { return csr_.rows(); }
   Eigen::Index cols() const { return csr_.cols(); }
   const Csr& matrix() const { return csr_; }
 
-  template <class In, class Out>
-  void apply(const In& V, Out&& Y) const {
-    Y.noalias() = csr_ * V;
-  }
-
-  template <class In, class Out>
-  void apply_adjoint(const In& U, Out&& Y) const {
-    Y.noalias() = csr_.adjoint() * U;
-  }
-
  private:
   Csr csr_;
+  std::optional<typename Base::Transposed> transposed_;
 };
 
 /// Aᴴ as an operator over A (no copy): used to solve the transposed system of the backward pass.
@@ -104,19 +390,23 @@ class AdjointOperator {
 
 /// The operator for any A that sparsegrad accepts.
 template <class Scalar, class StorageIndex>
-CooOperator<Scalar, StorageIndex> make_operator(const CooMatrix<Scalar, StorageIndex>& A) {
-  return CooOperator<Scalar, StorageIndex>(A);
+CooOperator<Scalar, StorageIndex> make_operator(
+    const CooMatrix<Scalar, StorageIndex>& A,
+    TransposedProduct how = TransposedProduct::automatic) {
+  return CooOperator<Scalar, StorageIndex>(A, how);
 }
 
 template <class Scalar, int Options, class StorageIndex>
 SparseOperator<Eigen::SparseMatrix<Scalar, Options, StorageIndex>> make_operator(
-    const Eigen::SparseMatrix<Scalar, Options, StorageIndex>& A) {
-  return SparseOperator<Eigen::SparseMatrix<Scalar, Options, StorageIndex>>(A);
+    const Eigen::SparseMatrix<Scalar, Options, StorageIndex>& A,
+    TransposedProduct how = TransposedProduct::automatic) {
+  return SparseOperator<Eigen::SparseMatrix<Scalar, Options, StorageIndex>>(A, how);
 }
 
 template <class MatrixType>
-SparseOperator<Eigen::Map<MatrixType>> make_operator(const Eigen::Map<MatrixType>& A) {
-  return SparseOperator<Eigen::Map<MatrixType>>(A);
+SparseOperator<Eigen::Map<MatrixType>> make_operator(
+    const Eigen::Map<MatrixType>& A, TransposedProduct how = TransposedProduct::automatic) {
+  return SparseOperator<Eigen::Map<MatrixType>>(A, how);
 }
 
 }  // namespace sparsegrad
