@@ -161,8 +161,8 @@ CooMatrix<Scalar, StorageIndex> gradient_on_pattern(const CooMatrix<Scalar, Stor
 template <class SparseDerived, class F>
 typename matrix_traits<SparseDerived>::Gradient gradient_on_pattern(
     const Eigen::SparseCompressedBase<SparseDerived>& A, F&& value_at) {
-  // Copying keeps the storage order, the entry order and (for an uncompressed matrix) the
-  // free slots, so the gradient's values line up with A's.
+  // Copying keeps the storage order and the order of the entries (an uncompressed matrix comes
+  // out compressed, with its entries in the same order), so the values line up with A's.
   typename matrix_traits<SparseDerived>::Gradient G = A.derived();
   for (Eigen::Index outer = 0; outer < G.outerSize(); ++outer)
     for (typename decltype(G)::InnerIterator it(G, outer); it; ++it)
