@@ -11,13 +11,24 @@
 ///   solver.solve_adjoint(A, G) -> Y = (Aᴴ)⁺G          (m x k): the transposed solve
 /// A transpose solver has the seed's convention: transpose_solver(A, G) -> (Aᴴ)⁺G.
 ///
-/// Backward (Golub & Pereyra, SIAM J. Numer. Anal. 10(2), 1973), for tall A of full column rank,
-/// r = AX − B and upstream gradient dX:
-///   H = (AᴴA)⁻¹dX,  dB = A H = (Aᴴ)⁺dX,  dA_ij = −dB_i,:·X_j,: − r_i,:·H_j,:  at A's entries only.
+/// Backward (Golub & Pereyra, SIAM J. Numer. Anal. 10(2), 1973), r = AX − B, upstream gradient dX,
+/// everything at A's stored entries only (ᴴ is the conjugate transpose; for real data ᴴ = ᵀ):
+///   damped, λ > 0, any shape:  H = (AᴴA + λ²I)⁻¹dX,  dB = A H,  dA = −dB Xᴴ − r Hᴴ,
+///                              dλ = −2λ Re Σ conj(H) ∘ X
+///   undamped, tall or square A of full column rank: the same with λ = 0 (dλ = 0)
+///   undamped, wide A (m < n) of full row rank (X the minimum-norm solution, r = 0):
+///     dB = (Aᴴ)⁺dX = (AAᴴ)⁻¹A dX,  W = (A⁺)ᴴX = (AAᴴ)⁻¹B,  dA = −dB Xᴴ + W (dX − Aᴴ dB)ᴴ
+///   (the general formula dA = −dB Xᴴ − r (A⁺dB)ᴴ + (A⁺)ᴴX (N dX)ᴴ, N = I − A⁺A, covers both
+///   undamped cases). Without damping a rank-deficient A has no gradient: std::domain_error.
+/// Complex data: the Wirtinger convention of PyTorch. dX = ∂L/∂Re X + i ∂L/∂Im X for a real loss
+/// L, and likewise g.A = ∂L/∂Re A + i ∂L/∂Im A, g.B = ∂L/∂Re B + i ∂L/∂Im B (twice the conjugate
+/// Wirtinger derivative ∂L/∂conj(z)), so that dL = Re Σ conj(g) ∘ dz and z −= η g descends.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -130,11 +141,6 @@ BackwardInputs<typename BDerived::Scalar> check_backward_inputs(
   constexpr const char* where = "lstsq_backward";
   validate_matrix(where, A);
   const Eigen::Index m = rows_of(A), n = cols_of(A);
-  if (m < n)
-    throw_domain(where, "A",
-                 "a tall or square matrix (rows >= cols) of full column rank; the gradient of a "
-                 "wide least-squares problem is not this formula",
-                 shape_string(m, n));
   if (B.rows() != m)
     throw_invalid(where, "B", concat(m, " rows (the rows of A)"), shape_string(B.rows(), B.cols()));
   require_shape(where, "X", X, n, B.cols());
@@ -170,10 +176,37 @@ typename matrix_traits<SparseDerived>::Gradient gradient_on_pattern(
   return G;
 }
 
+/// Relative residual a solve to (atol, btol) guarantees for a consistent system, with a safety
+/// factor of 10 and a floor of 1000 eps; scale = ‖A‖‖solution‖/‖right-hand side‖.
+template <class Real>
+Real consistency_tolerance(Real scale, Real atol, Real btol) {
+  const Real eps = std::numeric_limits<Real>::epsilon();
+  return std::max(Real(10) * (btol + atol * scale), Real(1000) * eps * (1 + scale));
+}
+
+/// Throws std::domain_error naming `expected` when a column of `residual` is not small relative
+/// to the same column of `rhs` (the system `solution` solves is then inconsistent).
+template <class Scalar, class Real>
+void require_small_residual(const char* where, const DenseMatrix<Scalar>& residual,
+                            const DenseMatrix<Scalar>& rhs, const DenseMatrix<Scalar>& solution,
+                            Real normA, Real atol, Real btol, const char* expected,
+                            const char* column_name) {
+  for (Eigen::Index j = 0; j < rhs.cols(); ++j) {
+    const Real normrhs = rhs.col(j).norm();
+    if (normrhs == 0) continue;
+    const Real tol = consistency_tolerance(normA * solution.col(j).norm() / normrhs, atol, btol);
+    const Real relative = residual.col(j).norm() / normrhs;
+    if (!(relative <= tol))
+      throw_domain(
+          where, "A", expected,
+          concat("relative residual ", relative, " > ", tol, " for column ", j, " of ", column_name,
+                 ": A is rank-deficient and the least-squares gradient does not "
+                 "exist there without damping"));
+  }
+}
+
 /// Throws std::domain_error when AᴴdB = dX is inconsistent, the sign that A is rank-deficient
-/// (for full column rank the transposed system is consistent for every dX). The tolerance is
-/// what a solve to relative accuracy (atol, btol) guarantees for a consistent system, with a
-/// safety factor of 10 and a floor of 1000 eps.
+/// (for full column rank the transposed system is consistent for every dX).
 template <class Operator, class Scalar, class Real>
 void require_consistent_adjoint(const char* where, const Operator& op, Real normA,
                                 const DenseMatrix<Scalar>& dB, const DenseMatrix<Scalar>& dX,
@@ -181,38 +214,78 @@ void require_consistent_adjoint(const char* where, const Operator& op, Real norm
   DenseMatrix<Scalar> residual(dX.rows(), dX.cols());
   op.apply_adjoint(dB, residual);
   residual -= dX;
-  const Real eps = std::numeric_limits<Real>::epsilon();
-  for (Eigen::Index j = 0; j < dX.cols(); ++j) {
-    const Real normdX = dX.col(j).norm();
-    if (normdX == 0) continue;
-    const Real scale = normA * dB.col(j).norm() / normdX;
-    const Real tol = std::max(Real(10) * (btol + atol * scale), Real(1000) * eps * (1 + scale));
-    const Real relative = residual.col(j).norm() / normdX;
-    if (!(relative <= tol))
-      throw_domain(where, "A", "full column rank (the transposed system A^T dB = dX consistent)",
-                   concat("relative residual ", relative, " > ", tol, " for column ", j,
-                          " of dX: A is rank-deficient and the least-squares gradient does not "
-                          "exist there without damping"));
-  }
+  require_small_residual(where, residual, dX, dB, normA, atol, btol,
+                         "full column rank (the transposed system A^T dB = dX consistent)", "dX");
 }
+
+/// A fixed, deterministic vector of length m with no structure, to probe whether A y = g is
+/// consistent: for a wide A that is rank-deficient it lies outside range(A) (except on a set of
+/// measure zero), for full row rank A y = g always has a solution.
+template <class Scalar>
+DenseMatrix<Scalar> rank_probe(Eigen::Index m) {
+  DenseMatrix<Scalar> g(m, 1);
+  for (Eigen::Index i = 0; i < m; ++i)  // golden-angle sequence: no period, no symmetry
+    g(i, 0) = Scalar(std::cos(2.39996322972865332 * double(i) + 0.5));
+  return g;
+}
+
+/// Throws std::domain_error unless A(AᴴY) = G, i.e. unless Y = (AAᴴ)⁻¹G solved a consistent
+/// system (a wide A of full row rank makes every such system consistent).
+template <class Operator, class Scalar, class Real>
+void require_full_row_rank(const char* where, const Operator& op, Real normA,
+                           const DenseMatrix<Scalar>& Y, const DenseMatrix<Scalar>& G, Real atol,
+                           Real btol) {
+  DenseMatrix<Scalar> AtY(op.cols(), Y.cols()), residual(G.rows(), G.cols());
+  op.apply_adjoint(Y, AtY);
+  op.apply(AtY, residual);
+  residual -= G;
+  require_small_residual(where, residual, G, AtY, normA, atol, btol,
+                         "full row rank for a wide A (rows < cols), i.e. A y = g consistent for "
+                         "every g",
+                         "the rank probe");
+}
+
+/// The terms of the adjoint (see the file comment): dA = −dB Xᴴ − r Hᴴ + W Vᴴ on A's pattern,
+/// g.B = dB and g.damp = −2λ Re Σ conj(H) ∘ X. H empty drops its term (wide A, where r = 0);
+/// W, V empty drop the null-space term (tall A, where V = N dX = 0).
+template <class Scalar>
+struct AdjointTerms {
+  using Real = typename Eigen::NumTraits<Scalar>::Real;
+  DenseMatrix<Scalar> dB, H, W, V;
+  Real damp = 0;
+};
 
 /// dA on A's pattern, r = AX − B, and the assembled gradients.
 template <class AType, class Operator, class BDerived, class Scalar>
 auto assemble_gradients(const AType& A, const Operator& op, const BackwardInputs<Scalar>& in,
-                        DenseMatrix<Scalar>&& dB, const DenseMatrix<Scalar>& H) {
+                        AdjointTerms<Scalar>&& t) {
   using Real = typename Eigen::NumTraits<Scalar>::Real;
-  DenseMatrix<Scalar> residual(in.B.rows(), in.B.cols());
-  op.apply(in.X, residual);
-  residual -= in.B;
-  // Rows of dB, r, X, H as contiguous columns, so each entry costs two dot products of length k.
-  const DenseMatrix<Scalar> dBt = dB.transpose(), rt = residual.transpose(), Xt = in.X.transpose(),
-                            Ht = H.transpose();
+  const Eigen::Index k = in.X.cols();
+  const bool with_r = t.H.size() > 0, with_null = t.W.size() > 0;
+  DenseMatrix<Scalar> residual;
+  if (with_r) {
+    residual.resize(in.B.rows(), k);
+    op.apply(in.X, residual);
+    residual -= in.B;
+  }
+  // Rows of dB, r, X, H, W, V as contiguous columns, so each entry costs a few dot products of
+  // length k. a.dot(b) = Σ conj(a)∘b, so Xt.col(j).dot(dBt.col(i)) = Σ_c dB_ic conj(X_jc).
+  const DenseMatrix<Scalar> dBt = t.dB.transpose(), Xt = in.X.transpose();
+  DenseMatrix<Scalar> rt, Ht, Wt, Vt;
+  if (with_r) rt = residual.transpose(), Ht = t.H.transpose();
+  if (with_null) Wt = t.W.transpose(), Vt = t.V.transpose();
   auto gradA = gradient_on_pattern(A, [&](Eigen::Index i, Eigen::Index j) -> Scalar {
-    return -dBt.col(i).dot(Xt.col(j)) - rt.col(i).dot(Ht.col(j));
+    Scalar value = -Xt.col(j).dot(dBt.col(i));
+    if (with_r) value -= Ht.col(j).dot(rt.col(i));
+    if (with_null) value += Vt.col(j).dot(Wt.col(i));
+    return value;
   });
+  Real gdamp = 0;
+  if (t.damp != 0 && k > 0)
+    gdamp = -2 * t.damp * Eigen::numext::real(t.H.cwiseProduct(in.X.conjugate()).sum());
   using GradB = solution_t<BDerived>;
   return LstsqGrads<decltype(gradA), GradB, Real>{std::move(gradA),
-                                                  shape_like<GradB>(std::move(dB)), Real(0)};
+                                                  shape_like<GradB>(std::move(t.dB)), gdamp};
 }
 
 template <class Solver>
@@ -224,14 +297,41 @@ auto solver_tolerances(const Solver& solver) {
   }
 }
 
+template <class S, class = void>
+struct has_options_damp : std::false_type {};
+template <class S>
+struct has_options_damp<S, std::void_t<decltype(std::declval<const S&>().options.damp)>>
+    : std::true_type {};
+
+/// λ of a solver: its options.damp where it has one (Lsmr, a direct solver with a damp option),
+/// otherwise 0.
+template <class Real, class Solver>
+Real solver_damp(const Solver& solver) {
+  if constexpr (has_options_damp<std::decay_t<Solver>>::value) {
+    return Real(solver.options.damp);
+  } else {
+    return Real(0);
+  }
+}
+
+/// The two-functor form has no way to reach (AᴴA + λ²I)⁻¹: it refuses a damped solver.
 template <class Solver>
-void require_undamped(const char* where, const Solver& solver) {
-  if constexpr (has_lsmr_options<std::decay_t<Solver>>::value) {
+void require_undamped(const char* where, const Solver& solver, const char* name) {
+  if constexpr (has_options_damp<std::decay_t<Solver>>::value) {
     if (solver.options.damp != 0)
-      throw_invalid(where, "solver.options.damp",
-                    "0 (the damped backward pass is not available yet)",
+      throw_invalid(where, name,
+                    "0: the two-functor form lstsq_backward(A, B, X, dX, solver, "
+                    "transpose_solver) is for undamped problems only; pass one solver that offers "
+                    "solve_normal (such as Lsmr) for the damped gradient",
                     concat(solver.options.damp));
   }
+}
+
+/// Rethrows a std::domain_error of a solve on Aᴴ (wide A) as one about A's row rank.
+[[noreturn]] inline void rethrow_row_rank(const char* where, const std::domain_error& e) {
+  throw_domain(where, "A", "full row rank for a wide A (rows < cols)",
+               concat("a rank-deficient A: the solve with A A^T reported: ", e.what(),
+                      "; the least-squares gradient does not exist there without damping"));
 }
 
 }  // namespace detail
@@ -267,71 +367,149 @@ detail::solution_t<BDerived> lstsq(const AType& A, const Eigen::MatrixBase<BDeri
   return lstsq(A, B, solver);
 }
 
-/// Backward pass in the seed's two-solve form: dB = transpose_solver(A, dX) = (Aᴴ)⁺dX and
-/// H = solver(A, dB) = A⁺dB. Throws std::domain_error for wide A and when AᴴdB = dX is
-/// inconsistent (rank-deficient A).
+/// Backward pass in the seed's two-solve form, for undamped problems: transpose_solver(A, G) =
+/// (Aᴴ)⁺G and solver(A, G) = A⁺G. Tall or square A: dB = transpose_solver(A, dX), H = solver(A,
+/// dB). Wide A: [dB, W] = transpose_solver(A, [dX, X]) and a rank probe solver(A, g). Throws
+/// std::invalid_argument for a damped solver (options.damp != 0) and std::domain_error for a
+/// rank-deficient A.
 template <class AType, class BDerived, class XDerived, class dXDerived, class Solver,
           class TransposeSolver>
 auto lstsq_backward(const AType& A, const Eigen::MatrixBase<BDerived>& B,
                     const Eigen::MatrixBase<XDerived>& X, const Eigen::MatrixBase<dXDerived>& dX,
                     Solver&& solver, TransposeSolver&& transpose_solver) {
   using Scalar = typename BDerived::Scalar;
+  using Real = typename Eigen::NumTraits<Scalar>::Real;
+  using Matrix = detail::DenseMatrix<Scalar>;
   constexpr const char* where = "lstsq_backward";
   const auto in = detail::check_backward_inputs(A, B, X, dX);
-  detail::require_undamped(where, solver);
-  detail::require_undamped(where, transpose_solver);
+  detail::require_undamped(where, solver, "solver.options.damp");
+  detail::require_undamped(where, transpose_solver, "transpose_solver.options.damp");
   const auto op = make_operator(A);
   const Eigen::Index m = op.rows(), n = op.cols(), k = in.X.cols();
-  detail::DenseMatrix<Scalar> dB(m, k), H(n, k);
-  if (k > 0) {
-    dB = detail::checked_solve<Scalar>(
+  detail::AdjointTerms<Scalar> t;
+  t.dB = Matrix::Zero(m, k);
+  if (k == 0)
+    return detail::assemble_gradients<AType, decltype(op), BDerived>(A, op, in, std::move(t));
+  const Real normA = detail::frobenius_norm(op.matrix());
+  if (m >= n) {
+    t.dB = detail::checked_solve<Scalar>(
         where, "transpose solver", [&]() -> decltype(auto) { return transpose_solver(A, in.dX); },
         m, k);
     const auto tol = detail::solver_tolerances(transpose_solver);
-    using Real = typename Eigen::NumTraits<Scalar>::Real;
-    detail::require_consistent_adjoint(where, op, detail::frobenius_norm(op.matrix()), dB, in.dX,
-                                       Real(tol.first), Real(tol.second));
-    H = detail::checked_solve<Scalar>(
-        where, "solver", [&]() -> decltype(auto) { return solver(A, dB); }, n, k);
+    detail::require_consistent_adjoint(where, op, normA, t.dB, in.dX, Real(tol.first),
+                                       Real(tol.second));
+    t.H = detail::checked_solve<Scalar>(
+        where, "solver", [&]() -> decltype(auto) { return solver(A, t.dB); }, n, k);
+  } else {
+    // Wide: full row rank first (A y = g consistent for the probe g), then dB and W together.
+    const Matrix g = detail::rank_probe<Scalar>(m);
+    const Matrix y = detail::checked_solve<Scalar>(
+        where, "solver (rank probe)", [&]() -> decltype(auto) { return solver(A, g); }, n, 1);
+    Matrix residual(m, 1);
+    op.apply(y, residual);
+    residual -= g;
+    const auto tol = detail::solver_tolerances(solver);
+    detail::require_small_residual(where, residual, g, y, normA, Real(tol.first), Real(tol.second),
+                                   "full row rank for a wide A (rows < cols), i.e. A y = g "
+                                   "consistent for every g",
+                                   "the rank probe");
+    Matrix G(n, 2 * k);
+    G << in.dX, in.X;
+    const Matrix Y = detail::checked_solve<Scalar>(
+        where, "transpose solver", [&]() -> decltype(auto) { return transpose_solver(A, G); }, m,
+        2 * k);
+    t.dB = Y.leftCols(k);
+    t.W = Y.rightCols(k);
+    t.V.resize(n, k);
+    op.apply_adjoint(t.dB, t.V);
+    t.V = in.dX - t.V;  // N dX = dX − Aᴴ dB
   }
-  return detail::assemble_gradients<AType, decltype(op), BDerived>(A, op, in, std::move(dB), H);
+  return detail::assemble_gradients<AType, decltype(op), BDerived>(A, op, in, std::move(t));
 }
 
-/// Backward pass with `solver`: one normal-equation solve if it offers solve_normal, the
-/// transposed solve of the same solver if it offers solve_adjoint (Lsmr), otherwise the seed's
-/// form with the default LSMR for the transposed solve.
+namespace detail {
+
+/// (AAᴴ)⁻¹G for a wide A with a solver's solve_normal: on the adjoint operator for Lsmr (no
+/// copy), on an explicit sparse Aᴴ for other solvers (a direct solver factorizes it).
+template <class Scalar, class AType, class Operator, class Solver>
+DenseMatrix<Scalar> solve_row_normal(const char* where, const AType&, const Operator& op,
+                                     Solver& solver, const DenseMatrix<Scalar>& G) {
+  try {
+    if constexpr (std::is_same<std::decay_t<Solver>, Lsmr<Scalar>>::value) {
+      const AdjointOperator<Operator> adjoint(op);
+      return checked_solve<Scalar>(
+          where, "solver's solve_normal",
+          [&]() -> decltype(auto) { return solver.solve_normal(adjoint, G); }, op.rows(), G.cols());
+    } else {
+      using StorageIndex = typename matrix_traits<AType>::StorageIndex;
+      const Eigen::SparseMatrix<Scalar, Eigen::ColMajor, StorageIndex> At = op.matrix().adjoint();
+      return checked_solve<Scalar>(
+          where, "solver's solve_normal",
+          [&]() -> decltype(auto) { return solver.solve_normal(At, G); }, op.rows(), G.cols());
+    }
+  } catch (const std::domain_error& e) {
+    rethrow_row_rank(where, e);
+  }
+}
+
+}  // namespace detail
+
+/// Backward pass with `solver`. A solver that offers solve_normal (Lsmr, the direct solvers)
+/// gives every case: damped (λ = solver.options.damp > 0, any shape) with one solve of
+/// (AᴴA + λ²I), undamped tall with one solve of AᴴA, undamped wide with one block solve of AAᴴ.
+/// Otherwise the transposed solve of the same solver if it offers solve_adjoint, else the seed's
+/// two-functor form with the default LSMR for the transposed solve (undamped only).
 template <class AType, class BDerived, class XDerived, class dXDerived, class Solver>
 auto lstsq_backward(const AType& A, const Eigen::MatrixBase<BDerived>& B,
                     const Eigen::MatrixBase<XDerived>& X, const Eigen::MatrixBase<dXDerived>& dX,
                     Solver&& solver) {
   using Scalar = typename BDerived::Scalar;
+  using Real = typename Eigen::NumTraits<Scalar>::Real;
   using Matrix = detail::DenseMatrix<Scalar>;
   using SolverType = std::decay_t<Solver>;
   if constexpr (detail::has_solve_normal<SolverType, AType, Matrix>::value) {
-    // One solve: H = (AᴴA)⁻¹dX, dB = A H; the consistency check still guards rank deficiency.
     constexpr const char* where = "lstsq_backward";
     const auto in = detail::check_backward_inputs(A, B, X, dX);
-    detail::require_undamped(where, solver);
     const auto op = make_operator(A);
     const Eigen::Index m = op.rows(), n = op.cols(), k = in.X.cols();
-    Matrix dB(m, k), H(n, k);
-    if (k > 0) {
-      H = detail::checked_solve<Scalar>(
+    detail::AdjointTerms<Scalar> t;
+    t.damp = detail::solver_damp<Real>(solver);
+    t.dB = Matrix::Zero(m, k);
+    if (k == 0)
+      return detail::assemble_gradients<AType, decltype(op), BDerived>(A, op, in, std::move(t));
+    const auto tol = detail::solver_tolerances(solver);
+    const Real normA = detail::frobenius_norm(op.matrix());
+    if (t.damp > 0 || m >= n) {
+      // H = (AᴴA + λ²I)⁻¹dX, dB = A H. Undamped, the consistency of AᴴdB = dX guards the rank.
+      t.H = detail::checked_solve<Scalar>(
           where, "solver's solve_normal",
           [&]() -> decltype(auto) { return solver.solve_normal(A, in.dX); }, n, k);
-      op.apply(H, dB);
-      const auto tol = detail::solver_tolerances(solver);
-      using Real = typename Eigen::NumTraits<Scalar>::Real;
-      detail::require_consistent_adjoint(where, op, detail::frobenius_norm(op.matrix()), dB, in.dX,
-                                         Real(tol.first), Real(tol.second));
+      op.apply(t.H, t.dB);
+      if (t.damp == 0)
+        detail::require_consistent_adjoint(where, op, normA, t.dB, in.dX, Real(tol.first),
+                                           Real(tol.second));
+    } else {
+      // Wide, undamped: [dB, W, y] = (AAᴴ)⁻¹[A dX, B, g] in one block solve; g probes the rank.
+      Matrix G(m, 2 * k + 1), AdX(m, k);
+      op.apply(in.dX, AdX);
+      const Matrix g = detail::rank_probe<Scalar>(m);
+      G << AdX, in.B, g;
+      const Matrix Y = detail::solve_row_normal<Scalar>(where, A, op, solver, G);
+      detail::require_full_row_rank(where, op, normA, Matrix(Y.rightCols(1)), g, Real(tol.first),
+                                    Real(tol.second));
+      t.dB = Y.leftCols(k);
+      t.W = Y.middleCols(k, k);
+      t.V.resize(n, k);
+      op.apply_adjoint(t.dB, t.V);
+      t.V = in.dX - t.V;  // N dX = dX − Aᴴ dB
     }
-    return detail::assemble_gradients<AType, decltype(op), BDerived>(A, op, in, std::move(dB), H);
+    return detail::assemble_gradients<AType, decltype(op), BDerived>(A, op, in, std::move(t));
   } else if constexpr (detail::has_solve_adjoint<SolverType, AType, Matrix>::value) {
     auto transpose = [&solver](const AType& A_, const Matrix& G) {
       return solver.solve_adjoint(A_, G);
     };
     auto forward = [&solver](const AType& A_, const Matrix& G) { return solver(A_, G); };
-    // Tolerances of the transposed solve are the solver's own.
+    // Tolerances (and damping) of the transposed solve are the solver's own.
     struct TransposeWithOptions {
       decltype(transpose)& call;
       const decltype(solver.options)& options;
