@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: Apache-2.0
+"""PyTorch front end: ``sparse_generic_lstsq``, a drop-in for torchsparsegradutils'.
+
+Switching is one line::
+
+    from torchsparsegradutils import sparse_generic_lstsq      # before
+    from sparsegrad.torch import sparse_generic_lstsq          # after
+
+Same signature, shapes and exceptions; the solves and the gradient assembly run in
+sparsegrad's C++ core on the tensors' own memory (``tensor.numpy()`` views: A's values and
+index arrays are not copied, except an uncoalesced COO tensor's indices and values, copied
+once into the core's COO matrix). Beyond the original: uncoalesced COO tensors work in
+backward, LSMR's options can be passed, and non-convergence is never silent.
+"""
+
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from . import _function, _indptr_from_sorted_rows, _options, _report
+from . import _core
+
+__all__ = ["sparse_generic_lstsq", "SparseGenericLstsq"]
+
+_Solver = Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
+_DTYPES = (torch.float32, torch.float64)
+
+
+def _check_inputs(A, B):
+    if not isinstance(A, torch.Tensor) or A.layout not in (torch.sparse_coo, torch.sparse_csr):
+        got = f"a tensor with layout {A.layout}" if isinstance(A, torch.Tensor) else type(A).__name__
+        raise TypeError(f"sparsegrad: argument 'A': expected a sparse COO or CSR tensor, got {got}")
+    if A.dtype not in _DTYPES:
+        raise TypeError(f"sparsegrad: argument 'A': expected float32 or float64, got {A.dtype}")
+    if A.device.type != "cpu":
+        raise TypeError(f"sparsegrad: argument 'A': expected a CPU tensor, got device {A.device}")
+    if A.dim() != 2 or A.dense_dim() != 0:
+        raise ValueError(
+            f"sparsegrad: argument 'A': expected a 2-D sparse matrix with scalar values, got "
+            f"shape {tuple(A.shape)} with {A.dense_dim()} dense dimensions"
+        )
+    if not isinstance(B, torch.Tensor) or B.layout != torch.strided:
+        got = f"a tensor with layout {B.layout}" if isinstance(B, torch.Tensor) else type(B).__name__
+        raise TypeError(f"sparsegrad: argument 'B': expected a dense (strided) tensor, got {got}")
+    if B.dtype != A.dtype:
+        raise TypeError(f"sparsegrad: argument 'B': expected dtype {A.dtype} (A's), got {B.dtype}")
+    if B.device.type != "cpu":
+        raise TypeError(f"sparsegrad: argument 'B': expected a CPU tensor, got device {B.device}")
+    if B.dim() not in (1, 2) or B.shape[0] != A.shape[0]:
+        raise ValueError(
+            f"sparsegrad: argument 'B': expected shape ({A.shape[0]},) or ({A.shape[0]}, k) "
+            f"(the rows of A), got {tuple(B.shape)}"
+        )
+
+
+def _matrix(A):
+    """The core's view of a detached sparse tensor: numpy views of its own arrays."""
+    m, n = A.shape
+    if A.layout == torch.sparse_csr:
+        return _core.Matrix(
+            "csr", m, n, A.crow_indices().numpy(), A.col_indices().numpy(), A.values().numpy()
+        )
+    indices, values = A._indices(), A._values()
+    if A.is_coalesced():
+        # Sorted by (row, col) and unique: CSR over the same column indices and values.
+        row = indices[0].numpy()
+        return _core.Matrix(
+            "csr", m, n, _indptr_from_sorted_rows(m, row), indices[1].numpy(), values.numpy()
+        )
+    return _core.Matrix("coo", m, n, indices[0].numpy(), indices[1].numpy(), values.numpy())
+
+
+def _columns(t):
+    """A 1-D or 2-D tensor as a 2-D numpy array (a view where possible)."""
+    t = t.detach()
+    return (t.unsqueeze(1) if t.dim() == 1 else t).numpy()
+
+
+def _callable(fn, A, vector):
+    """Adapts a torch solver fn(A, B) -> X to the core's numpy callable. With vector=True the
+    right-hand side is passed as a 1-D tensor, as the original passes a vector B."""
+    if fn is None:
+        return None
+
+    def call(M):
+        rhs = torch.from_numpy(M)
+        out = fn(A, rhs[:, 0] if vector else rhs)
+        if isinstance(out, torch.Tensor):
+            out = out.detach().cpu().numpy()
+        return out
+
+    return call
+
+
+def _gradient_like(A, values):
+    """A sparse tensor with A's layout, index tensors (shared, not copied) and `values`."""
+    if A.layout == torch.sparse_csr:
+        return torch._sparse_csr_tensor_unsafe(
+            A.crow_indices(), A.col_indices(), values, A.shape, dtype=values.dtype
+        )
+    indices = A._indices()
+    if not A.is_coalesced() and values.numel() > 0:
+        # The core gives every stored entry the full dL/dA_ij (the derivative with respect to
+        # that entry's value). A torch gradient is a tensor, whose duplicates add up: share
+        # the value among the duplicates of (i, j) so that the gradient tensor is dL/dA, and
+        # the chain rule back to the values (torch gives each entry G[i, j]) stays exact.
+        flat = indices[0] * A.shape[1] + indices[1]
+        _, inverse, counts = torch.unique(flat, return_inverse=True, return_counts=True)
+        values = values / counts[inverse].to(values.dtype)
+    grad = torch._sparse_coo_tensor_unsafe(indices, values, A.shape)
+    if A.is_coalesced():
+        grad._coalesced_(True)
+    return grad
+
+
+class SparseGenericLstsq(torch.autograd.Function):
+    """Autograd function: forward sparsegrad::lstsq, backward sparsegrad::lstsq_backward."""
+
+    @staticmethod
+    def forward(ctx, A, B, lstsq, transpose_lstsq, options):
+        A_, B_ = A.detach(), B.detach()
+        matrix = _matrix(A_)
+        X, failures = _function("lstsq", np.float32 if A.dtype == torch.float32 else np.float64)(
+            matrix, _columns(B_), options, _callable(lstsq, A_, vector=B.dim() == 1)
+        )
+        _report(failures, stacklevel=4)
+        x = torch.from_numpy(X)
+        if B.dim() == 1:
+            x = x.reshape(-1)
+        ctx.matrix = matrix  # numpy views of A's arrays; A itself is saved for the version check
+        ctx.lstsq, ctx.transpose_lstsq, ctx.options = lstsq, transpose_lstsq, options
+        ctx.save_for_backward(A, B, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        A, B, x = ctx.saved_tensors
+        A_ = A.detach()
+        vector = B.dim() == 1
+        if A.shape[1] > A.shape[0]:
+            # As the original (the core would return the minimum-norm gradient of a wide A).
+            raise ValueError(
+                f"sparsegrad: A should be a tall full-rank matrix. Got A.shape={tuple(A.shape)}"
+            )
+        # As the original: transpose_lstsq(A, grad) sees grad with x's shape, and lstsq in the
+        # backward sees the (m, k) matrix gradB.
+        dA_values, dB, failures = _function(
+            "lstsq_backward", np.float32 if A.dtype == torch.float32 else np.float64
+        )(
+            ctx.matrix,
+            _columns(B),
+            _columns(x),
+            _columns(grad),
+            ctx.options,
+            _callable(ctx.lstsq, A_, vector=False),
+            _callable(ctx.transpose_lstsq, A_, vector=vector),
+        )
+        _report(failures, stacklevel=2)
+        grad_A = _gradient_like(A_, torch.from_numpy(dA_values)) if ctx.needs_input_grad[0] else None
+        grad_B = None
+        if ctx.needs_input_grad[1]:
+            grad_B = torch.from_numpy(dB)
+            if vector:
+                grad_B = grad_B.reshape(-1)
+        return grad_A, grad_B, None, None, None
+
+
+def sparse_generic_lstsq(
+    A: torch.Tensor,
+    B: torch.Tensor,
+    lstsq: _Solver = None,
+    transpose_lstsq: _Solver = None,
+    *,
+    atol: float = 1e-6,
+    btol: float = 1e-6,
+    conlim: float = 1e8,
+    maxiter: Optional[int] = None,
+    on_failure: str = "warn",
+) -> torch.Tensor:
+    r"""Sparse linear least squares with sparse-aware gradients (sparsegrad's C++ core).
+
+    Solves :math:`\min_X \|AX - B\|_2` for a sparse COO or CSR tensor ``A`` of shape
+    ``(m, n)`` (float32 or float64, CPU) and a dense ``B`` of shape ``(m,)`` or ``(m, k)``;
+    returns ``X`` of shape ``(n,)`` or ``(n, k)``. In backward (Golub & Pereyra 1973; A tall
+    with full column rank) ``A.grad`` is a sparse tensor with A's layout and pattern (for an
+    uncoalesced COO tensor A's own indices, the duplicates of an (i, j) sharing dL/dA_ij so
+    that the gradient tensor is exact) and ``B.grad`` is dense.
+
+    Parameters
+    ----------
+    lstsq, transpose_lstsq : callable, optional
+        ``lstsq(A, B) -> X`` and ``transpose_lstsq(A, G) -> (A^T)^+ G`` called with torch
+        tensors exactly as torchsparsegradutils calls them (forward: ``lstsq(A, B)``;
+        backward: ``transpose_lstsq(A, grad)`` then ``lstsq(A, gradB)`` with gradB of shape
+        ``(m, k)``). Default: sparsegrad's LSMR.
+    atol, btol, conlim, maxiter
+        Options of the default LSMR, with scipy's names, defaults and meanings
+        (``maxiter=None`` is ``min(m, n)``).
+    on_failure : {"warn", "raise"}
+        LSMR not converging warns ``sparsegrad.ConvergenceWarning`` (the default: the original
+        returned such results silently, and its own float32 docstring example stops at the
+        iteration limit) or raises ``sparsegrad.ConvergenceError`` (a RuntimeError, with a
+        ``diagnostics`` dict).
+
+    Raises
+    ------
+    TypeError
+        ``A`` is not a sparse COO/CSR tensor, or an unsupported dtype/device, or ``B`` is not
+        a dense tensor of A's dtype.
+    ValueError
+        Dimension mismatch, non-finite values, or (in backward) a wide or rank-deficient A.
+    RuntimeError
+        A solver fails or returns an unexpected shape (``sparsegrad.SolverError``), or LSMR
+        does not converge (``sparsegrad.ConvergenceError``).
+    """
+    _check_inputs(A, B)
+    options = _options(atol, btol, conlim, maxiter, on_failure)
+    return SparseGenericLstsq.apply(A, B, lstsq, transpose_lstsq, options)
