@@ -18,10 +18,13 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "detail/checks.hpp"
@@ -29,6 +32,7 @@
 #include "detail/matrix_traits.hpp"
 #include "errors.hpp"
 #include "operator.hpp"
+#include "preconditioner.hpp"
 
 namespace sparsegrad {
 
@@ -41,12 +45,13 @@ enum class LsmrStop : int {
   compatible_eps = 4,     ///< as 1, with atol = btol = machine precision
   least_squares_eps = 5,  ///< as 2, with atol = machine precision
   condition_eps = 6,      ///< cond(A) estimate exceeded 1/eps: failure
-  iteration_limit = 7     ///< maxiter iterations done: failure
+  iteration_limit = 7,    ///< maxiter iterations done: failure
+  callback_stop = 8       ///< options.callback returned false (not a scipy code): failure
 };
 
-/// True for the stop codes that mean failure (3, 6, 7).
+/// True for the stop codes that mean failure (3, 6, 7, 8).
 inline bool lsmr_failed(int istop) {
-  return istop == 3 || istop == 6 || istop == 7;
+  return istop == 3 || istop == 6 || istop == 7 || istop == 8;
 }
 
 /// What an istop code means, for messages.
@@ -68,10 +73,23 @@ inline const char* lsmr_stop_reason(int istop) {
       return "the condition estimate exceeded 1/eps";
     case 7:
       return "the iteration limit maxiter was reached";
+    case 8:
+      return "options.callback asked to stop";
     default:
       return "unknown stop code";
   }
 }
+
+/// What `LsmrOptions::callback` receives after each iteration: the iteration number and, for
+/// every right-hand side iterated in it, the current estimates (as in LsmrStats). A column that
+/// stopped in this iteration is included with its istop; the others have istop 0.
+template <class RealScalar>
+struct LsmrProgress {
+  int itn = 0;                       ///< iteration just completed (1, 2, ...)
+  std::vector<Eigen::Index> column;  ///< column j of B of each entry below
+  std::vector<int> istop;            ///< 0 while iterating, else the stop code
+  std::vector<RealScalar> normr, normar, norma, conda, normx;
+};
 
 /// Options of LSMR, with scipy.sparse.linalg.lsmr's names, defaults and meanings.
 template <class Scalar>
@@ -95,6 +113,20 @@ struct LsmrOptions {
   /// `convergence_error` (true) or return X and leave the diagnostics in `last()` (false).
   /// The free function `lsmr()` never throws for numerical outcomes.
   bool throw_on_failure = true;
+  /// Called after every iteration with the progress of each active column (LSMR only: the
+  /// backward's CRAIG solve does not call it). Returning false stops every column still
+  /// iterating with istop 8, a failure (convergence_error from `Lsmr` when throw_on_failure).
+  /// Exceptions it throws propagate unchanged. Empty (the default): not called.
+  std::function<bool(const LsmrProgress<RealScalar>&)> callback;
+  /// Right preconditioning by column scaling, M = diag(1/‖A e_j‖) (zero columns: 1): LSMR solves
+  /// min ‖A M y − b‖, x = M y. Same x for a tall A of full column rank, usually fewer iterations
+  /// when the columns of A differ in scale. Refused (std::invalid_argument) for a wide A and with
+  /// damp > 0, where it would change the solution (see preconditioner.hpp). Default false.
+  bool column_scaling = false;
+  /// A user right preconditioner M (n x n), with the same rules as column_scaling (at most one of
+  /// the two). With x0, LSMR solves for the correction: min ‖A M y − (b − A x0)‖, x = x0 + M y,
+  /// so btol applies to ‖b − A x0‖. Ignored by solve_adjoint and solve_normal. Default none.
+  std::shared_ptr<const Preconditioner<Scalar>> preconditioner;
 
   /// Throws std::invalid_argument naming the option that is out of range.
   void check(const char* where = "LsmrOptions") const {
@@ -112,6 +144,10 @@ struct LsmrOptions {
       detail::throw_invalid(where, "options.maxiter", "a value >= 0 (or unset for min(m, n))",
                             concat(*maxiter));
     detail::require_finite(where, "options.x0", x0);
+    if (column_scaling && preconditioner)
+      detail::throw_invalid(where, "options.preconditioner",
+                            "no preconditioner when options.column_scaling is set (one of the two)",
+                            "both");
   }
 };
 
@@ -211,6 +247,12 @@ struct LsmrColumn {
   Real normA2 = 0, maxrbar = 0, minrbar = Real(1e100), normA = 0, condA = 1;
   Real normx = 0, normr = 0, normar = 0;
 };
+
+template <class Options, class = void>
+struct has_lsmr_callback : std::false_type {};
+template <class Options>
+struct has_lsmr_callback<Options, std::void_t<decltype(std::declval<const Options&>().callback)>>
+    : std::true_type {};
 
 /// LSMR on k right-hand sides at once. `X` receives the n x k solution; `stats` the
 /// diagnostics. `X0` may be null (start from zero). Never throws for numerical outcomes.
@@ -390,6 +432,27 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
       c.istop = istop;
       c.done = istop > 0;
     }
+    if constexpr (has_lsmr_callback<Options>::value) {
+      if (opt.callback) {
+        LsmrProgress<Real> progress;
+        progress.itn = itn;
+        for (Index p = 0; p < active; ++p) {
+          const auto& c = state[static_cast<std::size_t>(p)];
+          progress.column.push_back(c.id);
+          progress.istop.push_back(c.istop);
+          progress.normr.push_back(c.normr);
+          progress.normar.push_back(c.normar);
+          progress.norma.push_back(c.normA);
+          progress.conda.push_back(c.condA);
+          progress.normx.push_back(c.normx);
+        }
+        if (!opt.callback(progress))
+          for (Index p = 0; p < active; ++p) {
+            auto& c = state[static_cast<std::size_t>(p)];
+            if (!c.done) c.istop = 8, c.done = true;
+          }
+      }
+    }
     if (itn >= maxiter)
       for (Index p = 0; p < active; ++p) state[static_cast<std::size_t>(p)].done = true;
     compact();
@@ -402,11 +465,40 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
 template <class Scalar>
 using DenseMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
 
-/// Runs LSMR with Eigen blocks on any operator; checks shapes and options.
+template <class Operator, class = void>
+struct has_matrix : std::false_type {};
+template <class Operator>
+struct has_matrix<Operator, std::void_t<decltype(std::declval<const Operator&>().matrix())>>
+    : std::true_type {};
+
+/// M = diag(1/‖A e_j‖) (1 for a zero column) of the sparse matrix behind an operator.
+template <class Scalar, class Operator>
+std::shared_ptr<const Preconditioner<Scalar>> column_scaling_of(const char* where,
+                                                                const Operator& op) {
+  using Real = typename Eigen::NumTraits<Scalar>::Real;
+  if constexpr (has_matrix<Operator>::value) {
+    Eigen::Matrix<Real, Eigen::Dynamic, 1> norm2 =
+        Eigen::Matrix<Real, Eigen::Dynamic, 1>::Zero(op.cols());
+    for_each_entry(op.matrix(), [&](Eigen::Index, Eigen::Index, Eigen::Index j, const Scalar& v) {
+      norm2[j] += Eigen::numext::abs2(v);
+    });
+    Eigen::Matrix<Scalar, Eigen::Dynamic, 1> d(op.cols());
+    for (Eigen::Index j = 0; j < d.size(); ++j)
+      d[j] = norm2[j] > 0 ? Scalar(Real(1) / std::sqrt(norm2[j])) : Scalar(1);
+    return std::make_shared<DiagonalPreconditioner<Scalar>>(std::move(d));
+  } else {
+    throw_invalid(where, "options.column_scaling",
+                  "false for a user operator (pass options.preconditioner instead)", "true");
+  }
+}
+
+/// Runs LSMR with Eigen blocks on any operator; checks shapes and options. With
+/// `use_preconditioner`, options.column_scaling / options.preconditioner M make it run on A M
+/// and return x = M y (x = x0 + M y with a warm start; see LsmrOptions).
 template <class Operator, class Scalar>
 LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar>& B,
-                                    const LsmrOptions<Scalar>& opt, bool use_x0,
-                                    const char* where) {
+                                    const LsmrOptions<Scalar>& opt, bool use_x0, const char* where,
+                                    bool use_preconditioner = true) {
   opt.check(where);
   require_finite(where, "B", B);
   if (B.rows() != op.rows())
@@ -414,6 +506,41 @@ LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar
                   concat(B.rows(), " rows"));
   const bool has_x0 = use_x0 && opt.x0.size() > 0;
   if (has_x0) require_shape(where, "options.x0", opt.x0, op.cols(), B.cols());
+  if (use_preconditioner && (opt.column_scaling || opt.preconditioner)) {
+    const char* name = opt.column_scaling ? "options.column_scaling" : "options.preconditioner";
+    if (opt.damp > 0)
+      throw_invalid(where, name,
+                    "none with options.damp > 0 (the preconditioned problem would penalize "
+                    "the norm of y = M^-1 x instead of x)",
+                    concat("one with damp ", opt.damp));
+    if (op.rows() < op.cols())
+      throw_invalid(where, name,
+                    concat("none for a wide A (rows < cols): x = M y would not be the "
+                           "minimum-norm solution, got A of ",
+                           shape_string(op.rows(), op.cols())),
+                    "one");
+    const auto M = opt.column_scaling ? column_scaling_of<Scalar>(where, op) : opt.preconditioner;
+    if (M->size() != op.cols())
+      throw_invalid(where, "options.preconditioner",
+                    concat("size ", op.cols(), " (the columns of A)"), concat("size ", M->size()));
+    DenseMatrix<Scalar> R = B;
+    if (has_x0) {
+      DenseMatrix<Scalar> AX0(op.rows(), B.cols());
+      op.apply(opt.x0, AX0);
+      R -= AX0;
+    }
+    const PreconditionedOperator<Operator, Scalar> preconditioned(op, *M);
+    LsmrResult<Scalar> result;
+    lsmr_kernel<EigenBlockSpace<Scalar>>(preconditioned, R, nullptr, B.cols(), opt, result.X,
+                                         result);
+    DenseMatrix<Scalar> X;
+    M->apply(result.X, X);
+    if (has_x0) X += opt.x0;
+    result.X = std::move(X);
+    for (Eigen::Index j = 0; j < B.cols(); ++j)
+      result.normx[static_cast<std::size_t>(j)] = result.X.col(j).norm();
+    return result;
+  }
   LsmrResult<Scalar> result;
   lsmr_kernel<EigenBlockSpace<Scalar>>(op, B, has_x0 ? &opt.x0 : nullptr, B.cols(), opt, result.X,
                                        result);
@@ -493,8 +620,20 @@ class Lsmr {
 
   template <class Operator>
   void solve(const Operator& op, const Matrix& B, bool adjoint, bool use_x0, const char* where) {
+    // A warm start keeps its component outside range(Aᴴ) (wide A) and solves a shifted problem
+    // with damping: X would not be the solution the backward pass differentiates.
+    if (use_x0 && options.x0.size() > 0 && (options.damp > 0 || op.rows() < op.cols()))
+      detail::throw_invalid(
+          where, "options.x0",
+          "empty for a wide A (rows < cols) or with options.damp > 0 (a warm start would leave X "
+          "off the minimum-norm / damped solution; the free function lsmr() keeps scipy's "
+          "semantics)",
+          detail::concat("a ", detail::shape_string(options.x0.rows(), options.x0.cols()),
+                         " x0 with A of ", detail::shape_string(op.rows(), op.cols()), " and damp ",
+                         options.damp));
     if (adjoint)
-      last_ = detail::lsmr_on_operator(AdjointOperator<Operator>(op), B, options, use_x0, where);
+      last_ =
+          detail::lsmr_on_operator(AdjointOperator<Operator>(op), B, options, use_x0, where, false);
     else
       last_ = detail::lsmr_on_operator(op, B, options, use_x0, where);
   }

@@ -1,0 +1,175 @@
+// Dense references for the tests beyond the seed (damping, wide A, complex data): the solution
+// and its adjoint evaluated with dense Eigen decompositions, and central finite differences of
+// L = Re Σ conj(dX) ∘ X, all written independently of the library's sparse code paths.
+#ifndef SPARSEGRAD_BEYOND_SUPPORT_HPP
+#define SPARSEGRAD_BEYOND_SUPPORT_HPP
+
+#include <complex>
+#include <random>
+#include <sparsegrad/lsmr.hpp>
+#include <utility>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace testing {
+
+template <class Scalar>
+using Real = typename Eigen::NumTraits<Scalar>::Real;
+
+/// Random dense matrix; complex entries have independent real and imaginary parts.
+template <class Scalar>
+Dense<Scalar> random_matrix(Eigen::Index rows, Eigen::Index cols, unsigned seed) {
+  if constexpr (Eigen::NumTraits<Scalar>::IsComplex) {
+    using R = Real<Scalar>;
+    const Dense<R> re = random_dense<R>(rows, cols, seed), im = random_dense<R>(rows, cols, seed + 7);
+    Dense<Scalar> M(rows, cols);
+    for (Eigen::Index j = 0; j < cols; ++j)
+      for (Eigen::Index i = 0; i < rows; ++i) M(i, j) = Scalar(re(i, j), im(i, j));
+    return M;
+  } else {
+    return random_dense<Scalar>(rows, cols, seed);
+  }
+}
+
+/// Random sparse matrix (random_sparse's pattern) with complex values for a complex Scalar.
+template <class Scalar>
+Csr<Scalar> random_sparse_any(Eigen::Index m, Eigen::Index n, int per_column, unsigned seed,
+                              double diagonal = 3.0) {
+  const Csr<Real<Scalar>> R = random_sparse<Real<Scalar>>(m, n, per_column, seed, diagonal);
+  Csr<Scalar> A = R.template cast<Scalar>();
+  if constexpr (Eigen::NumTraits<Scalar>::IsComplex) {
+    std::mt19937 rng(seed + 1);
+    std::uniform_real_distribution<double> value(-1.0, 1.0);
+    for (Eigen::Index e = 0; e < A.nonZeros(); ++e)
+      A.valuePtr()[e] += Scalar(0, Real<Scalar>(value(rng)));
+  }
+  return A;
+}
+
+/// X of min ‖AX − B‖² + λ²‖X‖²: QR of [A; λI] when λ > 0, else the minimum-norm solution (COD).
+template <class Scalar>
+Dense<Scalar> dense_solution(const Dense<Scalar>& A, const Dense<Scalar>& B, double damp) {
+  if (damp == 0) return A.completeOrthogonalDecomposition().solve(B);
+  const Eigen::Index m = A.rows(), n = A.cols();
+  Dense<Scalar> K(m + n, n), R = Dense<Scalar>::Zero(m + n, B.cols());
+  K << A, Scalar(damp) * Dense<Scalar>::Identity(n, n);
+  R.topRows(m) = B;
+  return K.householderQr().solve(R);
+}
+
+/// The adjoint of X(A, B, λ) evaluated densely. λ > 0: H = (AᴴA + λ²I)⁻¹dX, dB = A H,
+/// dA = −dB Xᴴ − r Hᴴ, dλ = −2λ Re Σ conj(H)∘X. λ = 0: Golub & Pereyra's formula with A⁺ from a
+/// COD: dB = A⁺ᴴdX, dA = −dB Xᴴ − r (A⁺dB)ᴴ + A⁺ᴴX (N dX)ᴴ, N = I − A⁺A.
+template <class Scalar>
+struct DenseGradient {
+  Dense<Scalar> X, dA, dB;
+  double damp = 0;
+};
+template <class Scalar>
+DenseGradient<Scalar> dense_gradient(const Dense<Scalar>& A, const Dense<Scalar>& B,
+                                     const Dense<Scalar>& dX, double damp) {
+  DenseGradient<Scalar> g;
+  g.X = dense_solution(A, B, damp);
+  const Dense<Scalar> r = A * g.X - B;
+  const Eigen::Index n = A.cols();
+  if (damp > 0) {
+    const Dense<Scalar> K =
+        A.adjoint() * A + Scalar(damp * damp) * Dense<Scalar>::Identity(n, n);
+    const Dense<Scalar> H = K.ldlt().solve(dX);
+    g.dB = A * H;
+    g.dA = -g.dB * g.X.adjoint() - r * H.adjoint();
+    g.damp = -2 * damp * double(std::real(H.cwiseProduct(g.X.conjugate()).sum()));
+  } else {
+    const Dense<Scalar> P = A.completeOrthogonalDecomposition().pseudoInverse();
+    g.dB = P.adjoint() * dX;
+    const Dense<Scalar> N = Dense<Scalar>::Identity(n, n) - P * A;
+    g.dA = -g.dB * g.X.adjoint() - r * (P * g.dB).adjoint() +
+           (P.adjoint() * g.X) * (N * dX).adjoint();
+  }
+  return g;
+}
+
+/// Central finite differences of L = Re Σ conj(dX) ∘ X(A, B, λ) with the dense solution, in
+/// PyTorch's convention (∂L/∂Re + i ∂L/∂Im for complex): at the given entries of A, every entry
+/// of B, and λ.
+template <class Scalar>
+DenseGradient<Scalar> dense_finite_differences(const Dense<Scalar>& A, const Dense<Scalar>& B,
+                                               const Dense<Scalar>& dX, double damp,
+                                               const std::vector<std::pair<int, int>>& entries,
+                                               double h = 1e-6) {
+  auto loss = [&](const Dense<Scalar>& Ap, const Dense<Scalar>& Bp, double lambda) {
+    return double(std::real(dX.cwiseProduct(dense_solution(Ap, Bp, lambda).conjugate()).sum()));
+  };
+  auto derivative = [&](auto&& f) {  // f(Scalar delta) -> loss
+    Scalar d = Scalar((f(Scalar(h)) - f(Scalar(-h))) / (2 * h));
+    if constexpr (Eigen::NumTraits<Scalar>::IsComplex)
+      d += Scalar(0, 1) * Scalar((f(Scalar(0, h)) - f(Scalar(0, -h))) / (2 * h));
+    return d;
+  };
+  DenseGradient<Scalar> out;
+  out.dA = Dense<Scalar>::Zero(A.rows(), A.cols());
+  out.dB = Dense<Scalar>::Zero(B.rows(), B.cols());
+  for (auto [i, j] : entries)
+    out.dA(i, j) = derivative([&](Scalar delta) {
+      Dense<Scalar> Ap = A;
+      Ap(i, j) += delta;
+      return loss(Ap, B, damp);
+    });
+  for (Eigen::Index j = 0; j < B.cols(); ++j)
+    for (Eigen::Index i = 0; i < B.rows(); ++i)
+      out.dB(i, j) = derivative([&](Scalar delta) {
+        Dense<Scalar> Bp = B;
+        Bp(i, j) += delta;
+        return loss(A, Bp, damp);
+      });
+  if (damp > 0) out.damp = (loss(A, B, damp + h) - loss(A, B, damp - h)) / (2 * h);
+  return out;
+}
+
+/// Values of a dense matrix at the stored entries of a sparse one (any Scalar), storage order.
+template <class Derived, class Scalar>
+Eigen::Matrix<Scalar, Eigen::Dynamic, 1> values_on(const Eigen::SparseCompressedBase<Derived>& S,
+                                                   const Dense<Scalar>& M) {
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> out(S.nonZeros());
+  Eigen::Index e = 0;
+  for (Eigen::Index o = 0; o < S.outerSize(); ++o)
+    for (typename Derived::InnerIterator it(S.derived(), o); it; ++it)
+      out[e++] = M(it.row(), it.col());
+  return out;
+}
+
+/// Stored values of a sparse matrix (any Scalar), storage order.
+template <class Derived>
+Eigen::Matrix<typename Derived::Scalar, Eigen::Dynamic, 1> values_of(
+    const Eigen::SparseCompressedBase<Derived>& S) {
+  return Eigen::Map<const Eigen::Matrix<typename Derived::Scalar, Eigen::Dynamic, 1>>(
+      S.valuePtr(), S.nonZeros());
+}
+
+/// ‖a − b‖/‖b‖ for any Scalar (absolute when b = 0).
+template <class DA, class DB>
+double rel_error(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b) {
+  const double denominator = double(b.norm());
+  const double diff = double((a - b).norm());
+  return denominator > 0 ? diff / denominator : diff;
+}
+
+/// LSMR options tight enough for reference comparisons in Scalar's precision.
+template <class Scalar>
+sparsegrad::LsmrOptions<Scalar> tight(double damp = 0) {
+  auto opt = tight_options<sparsegrad::LsmrOptions<Scalar>>();
+  if (std::is_same<Real<Scalar>, float>::value) opt.atol = opt.btol = Real<Scalar>(1e-7);
+  opt.damp = Real<Scalar>(damp);
+  return opt;
+}
+
+/// Accuracy expected of a tight solve in Scalar's precision.
+template <class Scalar>
+double precision() {
+  return std::is_same<Real<Scalar>, float>::value ? 2e-3 : 1e-8;
+}
+
+}  // namespace testing
+
+#endif  // SPARSEGRAD_BEYOND_SUPPORT_HPP
