@@ -11,6 +11,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -84,6 +85,17 @@ T read_field(std::istringstream& line, const char* what, long line_no) {
   return value;
 }
 
+/// A value as Scalar; one beyond Scalar's range (1e300 for float) is an error, not a silent
+/// (and, for the conversion, undefined) overflow.
+template <class Scalar>
+Scalar read_value(std::istringstream& line, long line_no) {
+  const auto value = read_field<double>(line, "value", line_no);
+  using Real = typename Eigen::NumTraits<Scalar>::Real;
+  if (std::abs(value) > static_cast<double>(std::numeric_limits<Real>::max()))
+    throw_mm("a value within the range of the scalar type", concat(value), line_no);
+  return Scalar(static_cast<Real>(value));
+}
+
 }  // namespace detail
 
 /// Reads a Matrix Market `coordinate` matrix. Symmetric and skew-symmetric files are expanded
@@ -120,9 +132,8 @@ CooMatrix<Scalar, StorageIndex> read_matrix_market(std::istream& in) {
     if (i < 1 || i > rows || j < 1 || j > cols)
       detail::throw_mm(concat("1-based indices within ", rows, "x", cols), concat(i, " ", j),
                        line_no);
-    const Scalar value = h.field == "pattern"
-                             ? Scalar(1)
-                             : Scalar(detail::read_field<double>(line, "value", line_no));
+    const Scalar value =
+        h.field == "pattern" ? Scalar(1) : detail::read_value<Scalar>(line, line_no);
     row.push_back(static_cast<StorageIndex>(i - 1));
     col.push_back(static_cast<StorageIndex>(j - 1));
     values.push_back(value);
@@ -157,16 +168,22 @@ Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> read_dense_matrix_market(s
     detail::throw_mm("a size line", "end of file", line_no);
   const auto rows = detail::read_field<long long>(line, "row count", line_no);
   const auto cols = detail::read_field<long long>(line, "column count", line_no);
-  if (rows < 0 || cols < 0 || (cols > 0 && rows > (1LL << 40) / cols))
+  constexpr long long max_entries = 1LL << 40;
+  if (rows < 0 || cols < 0 || rows > max_entries || cols > max_entries ||
+      (cols > 0 && rows > max_entries / cols))
     detail::throw_mm("sizes >= 0 of at most 2^40 entries", concat(rows, " ", cols), line_no);
-  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> M(rows, cols);
-  for (long long j = 0; j < cols; ++j)
-    for (long long i = 0; i < rows; ++i) {
-      if (!detail::next_data_line(in, line, line_no))
-        detail::throw_mm(concat(rows * cols, " values"), "end of file", line_no);
-      M(i, j) = Scalar(detail::read_field<double>(line, "value", line_no));
-    }
-  return M;
+  // The sizes are untrusted: allocate as the values arrive (a few MB reserved at most), and
+  // count values rather than columns so that a 0 x huge header does not loop.
+  const long long count = rows * cols;
+  std::vector<Scalar> values;
+  values.reserve(static_cast<std::size_t>(std::min<long long>(count, 1 << 20)));
+  for (long long e = 0; e < count; ++e) {
+    if (!detail::next_data_line(in, line, line_no))
+      detail::throw_mm(concat(count, " values"), concat("end of file after ", e), line_no);
+    values.push_back(detail::read_value<Scalar>(line, line_no));
+  }
+  return Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>(values.data(),
+                                                                                 rows, cols);
 }
 
 namespace detail {

@@ -244,7 +244,11 @@ struct LsmrColumn {
   // estimate of ‖r‖ (Section 3.1)
   Real betadd = 0, betad = 0, rhodold = 1, tautildeold = 0, thetatilde = 0, d = 0;
   // estimates of ‖A‖ and cond(A) (Section 3.2)
-  Real normA2 = 0, maxrbar = 0, minrbar = Real(1e100), normA = 0, condA = 1;
+  // scipy starts minrbar at 1e100 and lets the placeholder rhobar = 1 into maxrbar, which makes
+  // cond(A) depend on the scale of A (istop 3 at iteration 1 for entries ~1e±150); here neither
+  // enters, which gives scipy's value whenever some rhobar or rhotemp is >= 1.
+  Real normA2 = 0, maxrbar = 0, minrbar = std::numeric_limits<Real>::infinity(), normA = 0,
+       condA = 1;
   Real normx = 0, normr = 0, normar = 0;
 };
 
@@ -408,8 +412,10 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
       c.normA2 += c.beta * c.beta;
       c.normA = std::sqrt(c.normA2);
       c.normA2 += c.alpha * c.alpha;
-      c.maxrbar = std::max(c.maxrbar, rhobarold);
-      if (itn > 1) c.minrbar = std::min(c.minrbar, rhobarold);
+      if (itn > 1) {
+        c.maxrbar = std::max(c.maxrbar, rhobarold);
+        c.minrbar = std::min(c.minrbar, rhobarold);
+      }
       c.condA = std::max(c.maxrbar, rhotemp) / std::min(c.minrbar, rhotemp);
 
       // Stopping rules, in scipy's order so that the same istop wins.

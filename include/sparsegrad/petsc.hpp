@@ -635,7 +635,8 @@ inline void require_consistent_adjoint(const char* where, Mat A, const VecBlock&
 }
 
 /// The entries of k distributed vectors at the global indices `needed` (sorted, unique), gathered
-/// onto this rank with one VecScatter: out[c * needed.size() + p] = V_c[needed[p]].
+/// onto this rank with one VecScatter (built once, used for every vector):
+/// out[c * needed.size() + p] = V_c[needed[p]]. Collective (every rank calls it).
 inline std::vector<PetscScalar> gather(const std::vector<PetscInt>& needed, const VecBlock& V) {
   const PetscInt count = PetscInt(needed.size());
   std::vector<PetscScalar> out(needed.size() * static_cast<std::size_t>(V.size()));
@@ -681,18 +682,14 @@ class LocalArrays {
 
 }  // namespace detail
 
-/// What the backward pass stored on this rank beyond its own rows (for memory accounting).
-struct GhostStats {
-  PetscInt gathered = 0;  ///< distinct columns j of this rank's rows: entries of X and H fetched
-  PetscInt off_rank = 0;  ///< of these, owned by other ranks (the ghost entries proper)
-};
-
 /// Gradients of `petsc::lstsq_backward` (see the serial LstsqGrads).
 struct LstsqGrads {
   Matrix A;            ///< dL/dA: A's layout and nonzero pattern, values on each rank's own rows
   VecBlock B;          ///< dL/dB: distributed like B
   PetscReal damp = 0;  ///< dL/dλ; 0 (undamped)
-  GhostStats ghosts;   ///< entries of X and H this rank gathered
+  /// Ghosts: the columns of this rank's rows owned by other ranks, whose entries of X and H
+  /// (per right-hand side) this rank fetched; all it stores beyond its own rows.
+  PetscInt ghosts = 0;
 };
 
 /// X = argmin ‖AX − B‖ for each vector of B with `solver` (callable as solver(Mat, const
@@ -773,29 +770,29 @@ LstsqGrads lstsq_backward(Mat A, const VecBlock& B, const VecBlock& X, const Vec
   MatOperator(A).apply({&X, k}, {&R, k});
   for (Eigen::Index c = 0; c < k; ++c) check(VecAXPY(R.at(c), -1.0, B[c]), "VecAXPY");
 
-  // Columns touched by this rank's rows: their entries of X and H are gathered (ghost exchange).
+  // dA_ij needs X_j and H_j for every column j of this rank's rows. Those in this rank's column
+  // range are local; the others (the ghosts, as in MatMult) are gathered with one VecScatter.
   PetscInt r0 = 0, r1 = 0, c0 = 0, c1 = 0;
   check(MatGetOwnershipRange(A, &r0, &r1), "MatGetOwnershipRange");
   check(MatGetOwnershipRangeColumn(A, &c0, &c1), "MatGetOwnershipRangeColumn");
-  std::vector<PetscInt> needed;
+  std::vector<PetscInt> ghosts;
   for (PetscInt i = r0; i < r1; ++i) {
     PetscInt ncols = 0;
     const PetscInt* cols = nullptr;
     check(MatGetRow(A, i, &ncols, &cols, nullptr), "MatGetRow");
-    needed.insert(needed.end(), cols, cols + ncols);
+    for (PetscInt e = 0; e < ncols; ++e)
+      if (cols[e] < c0 || cols[e] >= c1) ghosts.push_back(cols[e]);
     check(MatRestoreRow(A, i, &ncols, &cols, nullptr), "MatRestoreRow");
   }
-  std::sort(needed.begin(), needed.end());
-  needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
-  g.ghosts.gathered = PetscInt(needed.size());
-  g.ghosts.off_rank = PetscInt(
-      std::count_if(needed.begin(), needed.end(), [&](PetscInt j) { return j < c0 || j >= c1; }));
-  const std::vector<PetscScalar> Xg = detail::gather(needed, X), Hg = detail::gather(needed, H);
-  const std::size_t count = needed.size();
+  std::sort(ghosts.begin(), ghosts.end());
+  ghosts.erase(std::unique(ghosts.begin(), ghosts.end()), ghosts.end());
+  g.ghosts = PetscInt(ghosts.size());
+  const std::vector<PetscScalar> Xg = detail::gather(ghosts, X), Hg = detail::gather(ghosts, H);
+  const std::size_t count = ghosts.size();
 
   check(MatDuplicate(A, MAT_DO_NOT_COPY_VALUES, g.A.out()), "MatDuplicate");
   {
-    const detail::LocalArrays dBl(g.B), Rl(R);
+    const detail::LocalArrays dBl(g.B), Rl(R), Xl(X), Hl(H);
     std::vector<PetscInt> cols;
     std::vector<PetscScalar> vals;
     for (PetscInt i = r0; i < r1; ++i) {
@@ -806,12 +803,17 @@ LstsqGrads lstsq_backward(Mat A, const VecBlock& B, const VecBlock& X, const Vec
       check(MatRestoreRow(A, i, &ncols, &c, nullptr), "MatRestoreRow");
       vals.assign(cols.size(), 0.0);
       for (std::size_t e = 0; e < cols.size(); ++e) {
+        const PetscInt j = cols[e];
+        const bool local = j >= c0 && j < c1;
         const std::size_t p =
-            std::size_t(std::lower_bound(needed.begin(), needed.end(), cols[e]) - needed.begin());
+            local ? 0
+                  : std::size_t(std::lower_bound(ghosts.begin(), ghosts.end(), j) - ghosts.begin());
         PetscScalar v = 0;
-        for (Eigen::Index q = 0; q < k; ++q)
-          v -= dBl(i - r0, q) * Xg[std::size_t(q) * count + p] +
-               Rl(i - r0, q) * Hg[std::size_t(q) * count + p];
+        for (Eigen::Index q = 0; q < k; ++q) {
+          const PetscScalar xj = local ? Xl(j - c0, q) : Xg[std::size_t(q) * count + p];
+          const PetscScalar hj = local ? Hl(j - c0, q) : Hg[std::size_t(q) * count + p];
+          v -= dBl(i - r0, q) * xj + Rl(i - r0, q) * hj;
+        }
         vals[e] = v;
       }
       check(

@@ -9,6 +9,7 @@
 
 #include <Eigen/Core>
 #include <cmath>
+#include <limits>
 
 namespace sparsegrad {
 namespace detail {
@@ -32,6 +33,10 @@ struct EigenBlockSpace {
     const Scalar* x = X.col(j).data();
     Real sum = 0;
     for (Eigen::Index i = 0; i < X.rows(); ++i) sum += Eigen::numext::abs2(x[i]);
+    // Only when the squares overflow (|x| > ~1e154 in double) or leave the normal range is the
+    // sum useless: then rescale (Eigen's stableNorm), so normal ranges keep the BLAS rounding.
+    const Real tiny = std::numeric_limits<Real>::min() / std::numeric_limits<Real>::epsilon();
+    if (!(sum >= tiny && sum <= std::numeric_limits<Real>::max())) return X.col(j).stableNorm();
     return std::sqrt(sum);
   }
 

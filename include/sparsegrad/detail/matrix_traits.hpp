@@ -7,6 +7,9 @@
 // entries in storage order (an uncompressed SparseMatrix is handled through InnerIterator).
 
 #include <Eigen/SparseCore>
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "../coo.hpp"
@@ -115,14 +118,30 @@ void validate_matrix(const char* where, const Eigen::SparseCompressedBase<Sparse
 
 /// Frobenius norm of A as stored (COO duplicates are coalesced first so that it is the norm of
 /// the matrix A represents). An upper bound on the 2-norm, used to scale tolerances.
-template <class Scalar, class StorageIndex>
-typename Eigen::NumTraits<Scalar>::Real frobenius_norm(const CooMatrix<Scalar, StorageIndex>& A) {
-  return to_csr(A).norm();
-}
 template <class SparseDerived>
 typename Eigen::NumTraits<typename SparseDerived::Scalar>::Real frobenius_norm(
     const Eigen::SparseCompressedBase<SparseDerived>& A) {
-  return A.derived().norm();
+  using Real = typename Eigen::NumTraits<typename SparseDerived::Scalar>::Real;
+  // Eigen's norm() asserts on an empty matrix, and its sum of squares over- or underflows for
+  // entries beyond ~1e±154 (double): only then rescale by the largest entry.
+  if (A.nonZeros() == 0) return Real(0);
+  const Real plain = A.derived().norm();
+  const Real tiny =
+      std::sqrt(std::numeric_limits<Real>::min() / std::numeric_limits<Real>::epsilon());
+  if (plain >= tiny && plain <= std::numeric_limits<Real>::max()) return plain;
+  Real scale = 0, sum = 0;
+  for_each_entry(A, [&](Eigen::Index, Eigen::Index, Eigen::Index, const auto& v) {
+    scale = std::max(scale, Real(Eigen::numext::abs(v)));
+  });
+  if (!(scale > 0)) return plain;  // all zero (or NaN, which validation rejects)
+  for_each_entry(A, [&](Eigen::Index, Eigen::Index, Eigen::Index, const auto& v) {
+    sum += Eigen::numext::abs2(v / scale);
+  });
+  return scale * std::sqrt(sum);
+}
+template <class Scalar, class StorageIndex>
+typename Eigen::NumTraits<Scalar>::Real frobenius_norm(const CooMatrix<Scalar, StorageIndex>& A) {
+  return frobenius_norm(to_csr(A));
 }
 
 }  // namespace detail

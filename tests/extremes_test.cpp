@@ -1,0 +1,313 @@
+// Extremes: entries scaled by 1e±150, float with a large condition number, 1x1 and single-entry
+// problems, very tall and very wide shapes, and 64-bit StorageIndex. Every result is compared with
+// an independent dense reference (or a closed form) scaled analytically.
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <iostream>
+#include <limits>
+#include <sparsegrad/sparsegrad.hpp>
+#include <sstream>
+
+#include "test_support.hpp"
+
+namespace {
+
+using testing::Csr;
+using testing::Dense;
+template <class Scalar>
+using Vec = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+
+/// ‖a − b‖ / ‖b‖ over the stored values of a gradient and a dense reference at its pattern.
+template <class Sparse>
+double pattern_error(const Sparse& g, const Dense<double>& ref, double scale = 1) {
+  const Eigen::VectorXd got = testing::stored_values(g) * scale;
+  const Eigen::VectorXd want = testing::values_at_pattern(g, ref);
+  return (got - want).norm() / want.norm();
+}
+
+}  // namespace
+
+TEST_CASE("norms neither overflow nor underflow, and keep the sequential rounding", "[extremes]") {
+  using Space = sparsegrad::detail::EigenBlockSpace<double>;
+  Dense<double> X(1000, 3);
+  for (Eigen::Index i = 0; i < X.rows(); ++i) {
+    X(i, 0) = 1e200 * (1 + 1e-3 * double(i));
+    X(i, 1) = 1e-200 * (1 + 1e-3 * double(i));
+    X(i, 2) = std::cos(double(i));
+  }
+  // Reference: the same sums of squares on scaled values in long double.
+  for (int j = 0; j < 2; ++j) {
+    const double s = j == 0 ? 1e200 : 1e-200;
+    long double sum = 0;
+    for (Eigen::Index i = 0; i < X.rows(); ++i) sum += std::pow((long double)(X(i, j) / s), 2);
+    const double want = s * double(std::sqrt(sum));
+    INFO("column " << j);
+    CHECK(Space::norm(X, j) == Approx(want).epsilon(1e-14));
+  }
+  // In the normal range the result is exactly sqrt of the left-to-right sum (scipy's rounding).
+  double sum = 0;
+  for (Eigen::Index i = 0; i < X.rows(); ++i) sum += X(i, 2) * X(i, 2);
+  CHECK(Space::norm(X, 2) == std::sqrt(sum));
+  CHECK(Space::norm(Dense<double>::Zero(4, 1), 0) == 0);
+
+  // The Frobenius norm that scales the backward tolerances: huge, tiny and empty matrices.
+  Csr<double> A = testing::random_sparse<double>(50, 10, 3, 1);
+  const double normal = sparsegrad::detail::frobenius_norm(A);
+  CHECK(sparsegrad::detail::frobenius_norm(Csr<double>(A * 1e200)) ==
+        Approx(normal * 1e200).epsilon(1e-14));
+  CHECK(sparsegrad::detail::frobenius_norm(Csr<double>(A * 1e-200)) ==
+        Approx(normal * 1e-200).epsilon(1e-14));
+  CHECK(sparsegrad::detail::frobenius_norm(Csr<double>(0, 0)) == 0);
+  CHECK(sparsegrad::detail::frobenius_norm(Csr<double>(5, 3)) == 0);
+}
+
+TEST_CASE("entries scaled by 1e+-150: same iterations, same accuracy, exact scaling of X and grads",
+          "[extremes]") {
+  // A = sa·A0, B = sb·B0 gives X = (sb/sa)·X0, dB = dB0/sa and dA = (sb/sa²)·dA0 for the same dX.
+  const Csr<double> A0 = testing::random_sparse<double>(60, 20, 3, 7);
+  const Dense<double> D0 = testing::dense(A0);
+  const Dense<double> B0 = testing::random_dense<double>(60, 2, 3);
+  const Dense<double> dX = testing::random_dense<double>(20, 2, 4);
+  const auto ref = testing::dense_adjoint(D0, B0, dX);
+  const Dense<double> X0 = testing::dense_lstsq(D0, B0);
+
+  sparsegrad::LsmrOptions<double> opt;
+  opt.atol = opt.btol = 1e-10;
+  const auto base = sparsegrad::lsmr(A0, B0, opt);
+  REQUIRE(base.converged());
+
+  const double big = 1e150, small = 1e-150;
+  const std::pair<double, double> scales[] = {{big, big}, {small, small}, {big, 1},
+                                              {small, 1}, {1, big},       {1, small}};
+  for (auto [sa, sb] : scales) {
+    INFO("A scaled by " << sa << ", B by " << sb);
+    const Csr<double> A = A0 * sa;
+    const Dense<double> B = B0 * sb;
+    sparsegrad::Lsmr<double> solver(opt);
+    const Dense<double> X = sparsegrad::lstsq(A, B, solver);
+    const auto& last = solver.last();
+    for (std::size_t j = 0; j < 2; ++j) {
+      CHECK((last.istop[j] == 1 || last.istop[j] == 2));
+      CHECK(std::abs(last.itn[j] - base.itn[j]) <= 1);
+      CHECK(last.conda[j] == Approx(base.conda[j]).epsilon(1e-6));  // cond(A) is scale-free
+      CHECK(last.norma[j] == Approx(base.norma[j] * sa).epsilon(1e-6));
+    }
+    CHECK(testing::relative_error(Dense<double>(X * (sa / sb)), X0) < 1e-8);
+    const auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);
+    CHECK(testing::relative_error(Dense<double>(g.B * sa), ref.dB) < 1e-8);
+    CHECK(pattern_error(g.A, ref.dA, sa * sa / sb) < 1e-8);
+  }
+
+  // The same through COO, with both scaled up.
+  auto coo = sparsegrad::to_coo(A0);
+  coo.values *= big;
+  const Dense<double> X = sparsegrad::lstsq(coo, B0 * big);
+  CHECK(testing::relative_error(X, X0) < 1e-5);
+}
+
+TEST_CASE("float with a large condition number: accurate to cond·u, or told why not",
+          "[extremes]") {
+  // Columns graded over 4 decades: cond(A) ~ 1e4, so float (u = 6e-8) can promise ~1e-3.
+  Csr<double> Ad = testing::random_sparse<double>(200, 40, 4, 17);
+  Eigen::VectorXd s(40);
+  for (Eigen::Index j = 0; j < 40; ++j) s[j] = std::pow(10.0, -4.0 * double(j) / 39.0);
+  Ad = Ad * s.asDiagonal();
+  const Dense<double> D = testing::dense(Ad);
+  const Eigen::JacobiSVD<Dense<double>> svd(D);
+  const double cond = svd.singularValues()(0) / svd.singularValues()(39);
+  REQUIRE(cond > 1e3);
+  const Csr<float> A = Ad.cast<float>();
+  const Dense<double> B = testing::random_dense<double>(200, 1, 18);
+  const Dense<double> dX = testing::random_dense<double>(40, 1, 19);
+  // Reference on the float matrix's exact values, in double.
+  const Dense<double> Df = testing::dense(A).cast<double>();
+  const Dense<double> Xref = testing::dense_lstsq(Df, B.cast<float>().cast<double>());
+  const auto ref = testing::dense_adjoint(Df, B.cast<float>().cast<double>(), dX);
+
+  sparsegrad::Lsmr<float> solver;
+  solver.options.atol = solver.options.btol = 1e-7f;
+  solver.options.maxiter = 2000;
+  solver.options.throw_on_failure = false;
+  const Vec<float> x = sparsegrad::lstsq(A, Vec<float>(B.col(0).cast<float>()), solver);
+  const int istop = solver.last().istop[0];
+  const double err = testing::relative_error(x, Xref);
+  std::cout << "float, cond " << cond << ": istop " << istop << " itn " << solver.last().itn[0]
+            << " forward error " << err
+            << " (cond * u = " << cond * std::numeric_limits<float>::epsilon() / 2 << ")\n";
+  if (sparsegrad::lsmr_failed(istop)) {
+    // Not converged: the default policy throws.
+    sparsegrad::Lsmr<float> strict(solver.options);
+    strict.options.throw_on_failure = true;
+    CHECK_THROWS_AS(sparsegrad::lstsq(A, Vec<float>(B.col(0).cast<float>()), strict),
+                    sparsegrad::convergence_error);
+  } else {
+    // First-order least-squares perturbation bound (Wedin) for a relative backward error eta:
+    // ‖δx‖/‖x‖ ≲ eta (κ + κ² ‖r‖ / (‖A‖₂‖x‖)); istop 2 gives eta ~ atol, float rounding ~ u.
+    const double eta = std::max<double>(solver.options.atol, std::numeric_limits<float>::epsilon());
+    const double normr = (B.col(0).cast<float>().cast<double>() - Df * Xref).norm();
+    const double bound =
+        eta * (cond + cond * cond * normr / (svd.singularValues()(0) * Xref.norm()));
+    std::cout << "  perturbation bound " << bound << "\n";
+    CHECK(err < 10 * bound);
+    sparsegrad::Lsmr<float> bwd(solver.options);
+    bwd.options.throw_on_failure = true;
+    const auto g = sparsegrad::lstsq_backward(A, Vec<float>(B.col(0).cast<float>()), x,
+                                              Vec<float>(dX.col(0).cast<float>()), bwd);
+    CHECK(testing::relative_error(g.B, ref.dB) <
+          100 * cond * std::numeric_limits<float>::epsilon());
+  }
+}
+
+TEMPLATE_TEST_CASE("1x1 and single-entry problems match their closed forms", "[extremes]", float,
+                   double) {
+  using Scalar = TestType;
+  const double tol = std::is_same<Scalar, float>::value ? 1e-6 : 1e-14;
+  SECTION("1x1: 2x = 6") {
+    sparsegrad::CooMatrix<Scalar> A;
+    A.rows = A.cols = 1;
+    A.row = Eigen::VectorXi::Zero(1), A.col = Eigen::VectorXi::Zero(1);
+    A.values = Vec<Scalar>::Constant(1, 2);
+    const Vec<Scalar> b = Vec<Scalar>::Constant(1, 6);
+    const Vec<Scalar> x = sparsegrad::lstsq(A, b);
+    REQUIRE(x.size() == 1);
+    CHECK(double(x[0]) == Approx(3).epsilon(tol));
+    // dL/db = dX / a, dL/da = −x dX / a (r = 0).
+    const auto g = sparsegrad::lstsq_backward(A, b, x, Vec<Scalar>::Constant(1, 1));
+    CHECK(double(g.B[0]) == Approx(0.5).epsilon(tol));
+    CHECK(double(g.A.values[0]) == Approx(-1.5).epsilon(tol));
+    // k = 3 right-hand sides on CSR.
+    const auto S = sparsegrad::to_csr(A);
+    Dense<Scalar> B(1, 3);
+    B << 2, -4, 0;
+    const Dense<Scalar> X = sparsegrad::lstsq(S, B);
+    CHECK(double(X(0, 0)) == Approx(1).epsilon(tol));
+    CHECK(double(X(0, 1)) == Approx(-2).epsilon(tol));
+    CHECK(X(0, 2) == 0);
+  }
+  SECTION("4x1 with one entry: a single equation determines x") {
+    sparsegrad::CooMatrix<Scalar> A;
+    A.rows = 4, A.cols = 1;
+    A.row = Eigen::VectorXi::Constant(1, 2), A.col = Eigen::VectorXi::Zero(1);
+    A.values = Vec<Scalar>::Constant(1, 4);
+    Vec<Scalar> b(4);
+    b << 1, 2, 8, 3;
+    const Vec<Scalar> x = sparsegrad::lstsq(A, b);
+    CHECK(double(x[0]) == Approx(2).epsilon(tol));
+    // H = dX/16, dB = A H = e₂/4, dA(2,0) = −dB₂x − r₂H = −1/2 (r₂ = 0).
+    const auto g = sparsegrad::lstsq_backward(A, b, x, Vec<Scalar>::Constant(1, 1));
+    CHECK(g.B.template cast<double>().isApprox(Eigen::Vector4d(0, 0, 0.25, 0), tol));
+    CHECK(double(g.A.values[0]) == Approx(-0.5).epsilon(tol));
+  }
+  SECTION("3x3 with one entry: the minimum-norm X, and the backward pass refuses it") {
+    Csr<Scalar> A(3, 3);
+    A.insert(1, 2) = Scalar(-5);
+    A.makeCompressed();
+    Vec<Scalar> b(3);
+    b << 1, 10, 2;
+    const Vec<Scalar> x = sparsegrad::lstsq(A, b);
+    CHECK(x[0] == 0);
+    CHECK(x[1] == 0);
+    CHECK(double(x[2]) == Approx(-2).epsilon(tol));
+    CHECK_THROWS_AS(sparsegrad::lstsq_backward(A, b, x, Vec<Scalar>::Ones(3)), std::domain_error);
+  }
+}
+
+TEST_CASE("very tall and very wide shapes", "[extremes]") {
+  SECTION("20000 x 4, k = 2: forward and backward against dense QR and the dense adjoint") {
+    const Csr<double> A = testing::random_sparse<double>(20000, 4, 60, 71, 1.0);
+    const Dense<double> D = testing::dense(A);
+    const Dense<double> B = testing::random_dense<double>(20000, 2, 72);
+    const Dense<double> dX = testing::random_dense<double>(4, 2, 73);
+    sparsegrad::Lsmr<double> solver(testing::tight_options<sparsegrad::LsmrOptions<double>>());
+    const Dense<double> X = sparsegrad::lstsq(A, B, solver);
+    CHECK(testing::relative_error(X, Dense<double>(D.colPivHouseholderQr().solve(B))) < 1e-10);
+    const auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);
+    const auto ref = testing::dense_adjoint(D, B, dX);
+    CHECK(testing::relative_error(g.B, ref.dB) < 1e-8);
+    CHECK(pattern_error(g.A, ref.dA) < 1e-8);
+  }
+  SECTION("4 x 20000: the forward solve gives the minimum-norm solution") {
+    const Csr<double> At = testing::random_sparse<double>(20000, 4, 60, 74, 1.0);
+    const Csr<double> A = At.transpose();
+    const Dense<double> D = testing::dense(A);
+    const Dense<double> B = testing::random_dense<double>(4, 3, 75);
+    sparsegrad::Lsmr<double> solver(testing::tight_options<sparsegrad::LsmrOptions<double>>());
+    const Dense<double> X = sparsegrad::lstsq(A, B, solver);
+    REQUIRE(X.rows() == 20000);
+    CHECK(testing::relative_error(X, testing::dense_lstsq(D, B)) < 1e-10);
+  }
+}
+
+namespace {
+template <class StorageIndex>
+sparsegrad::CooMatrix<double, StorageIndex> seed_example() {
+  sparsegrad::CooMatrix<double, StorageIndex> A;
+  A.rows = 5, A.cols = 3;
+  A.row.resize(8), A.col.resize(8), A.values.resize(8);
+  A.row << 0, 1, 2, 3, 4, 1, 2, 3;
+  A.col << 0, 0, 0, 0, 1, 1, 1, 2;
+  A.values << 1, 2, 1, 3, 1, 2, 1, 1;
+  return A;
+}
+}  // namespace
+
+TEST_CASE("64-bit StorageIndex: COO, CSR, CSC and Map give the 32-bit results", "[extremes]") {
+  using I64 = std::int64_t;
+  const auto A32 = seed_example<int>();
+  const auto A64 = seed_example<I64>();
+  const auto All = seed_example<long long>();
+  const Dense<double> B = testing::random_dense<double>(5, 4, 81);
+  const Dense<double> dX = testing::random_dense<double>(3, 4, 82);
+  const Dense<double> X = sparsegrad::lstsq(A32, B);
+  const auto g = sparsegrad::lstsq_backward(A32, B, X, dX);
+
+  // COO with std::int64_t and long long indices: the same arithmetic, the same bits.
+  const Dense<double> X64 = sparsegrad::lstsq(A64, B);
+  CHECK(X64 == X);
+  const auto g64 = sparsegrad::lstsq_backward(A64, B, X64, dX);
+  CHECK(g64.A.values == g.A.values);
+  CHECK(g64.A.row == A64.row);
+  CHECK(g64.B == g.B);
+  CHECK(sparsegrad::lstsq(All, B) == X);
+
+  // CSR and CSC with 64-bit indices, and a Map of the CSR.
+  const Eigen::SparseMatrix<double, Eigen::RowMajor, I64> csr = sparsegrad::to_csr(A64);
+  const Eigen::SparseMatrix<double, Eigen::ColMajor, I64> csc = sparsegrad::to_csc(A64);
+  const Eigen::Map<const Eigen::SparseMatrix<double, Eigen::RowMajor, I64>> map(
+      csr.rows(), csr.cols(), csr.nonZeros(), csr.outerIndexPtr(), csr.innerIndexPtr(),
+      csr.valuePtr());
+  const Csr<double> csr32 = sparsegrad::to_csr(A32);
+  const Dense<double> Xr = sparsegrad::lstsq(csr32, B);
+  CHECK(sparsegrad::lstsq(csr, B) == Xr);
+  CHECK(sparsegrad::lstsq(map, B) == Xr);
+  CHECK(testing::relative_error(sparsegrad::lstsq(csc, B), Xr) < 1e-12);
+  const auto gr = sparsegrad::lstsq_backward(csr32, B, Xr, dX);
+  const auto gcsr = sparsegrad::lstsq_backward(csr, B, Xr, dX);
+  const auto gmap = sparsegrad::lstsq_backward(map, B, Xr, dX);
+  CHECK(testing::stored_values(gcsr.A) == testing::stored_values(gr.A));
+  CHECK(testing::stored_values(gmap.A) == testing::stored_values(gr.A));
+  const auto gcsc = sparsegrad::lstsq_backward(csc, B, Xr, dX);
+  CHECK(gcsc.A.nonZeros() == 8);
+  CHECK(testing::relative_error(Dense<double>(gcsc.A.toDense()), Dense<double>(gr.A.toDense())) <
+        1e-10);
+  // Against the dense adjoint, once.
+  const auto ref = testing::dense_adjoint(testing::dense(A32), B, dX);
+  CHECK(testing::relative_error(g64.B, ref.dB) < 1e-5);
+
+  // Validation uses the 64-bit range: 3e9 rows are fine, a negative index is not.
+  sparsegrad::CooMatrix<double, I64> tall;
+  tall.rows = 3000000000LL, tall.cols = 2;
+  CHECK_NOTHROW(sparsegrad::validate(tall));
+  auto bad = A64;
+  bad.row[3] = -4;
+  CHECK_THROWS_WITH(sparsegrad::lstsq(bad, B), Catch::Contains("got row[3] = -4"));
+
+  // The Matrix Market reader fills 64-bit indices.
+  std::istringstream mm(
+      "%%MatrixMarket matrix coordinate real general\n3 2 3\n1 1 1.5\n3 2 -2\n2 1 4\n");
+  const auto R = sparsegrad::read_matrix_market<double, I64>(mm);
+  CHECK(R.rows == 3);
+  CHECK(R.row == (Eigen::Matrix<I64, Eigen::Dynamic, 1>(3) << 0, 2, 1).finished());
+  const Eigen::Vector3d b(1, 2, 3);
+  CHECK(sparsegrad::lstsq(R, b).size() == 2);
+}
