@@ -601,6 +601,12 @@ class Lsmr {
     return run(A, G, true, false);
   }
 
+  /// H = (AᴴA + λ²I)⁻¹G by CRAIG on the same Golub–Kahan process (craig.hpp): the one solve of
+  /// the backward pass (dB = A·H). Throws std::domain_error for an inconsistent AᴴY = G
+  /// (rank-deficient A). options.x0 is ignored; last() holds H and CRAIG's diagnostics.
+  template <class AType>
+  Matrix solve_normal(const AType& A, const Matrix& G);
+
   /// Diagnostics (and X) of the last run.
   const LsmrResult<Scalar>& last() const { return last_; }
 
@@ -648,5 +654,8 @@ class Lsmr {
 };
 
 }  // namespace sparsegrad
+
+// Lsmr::solve_normal is defined with the CRAIG kernel.
+#include "craig.hpp"
 
 #endif  // SPARSEGRAD_LSMR_HPP
