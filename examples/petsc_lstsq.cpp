@@ -33,22 +33,24 @@ double max_over_ranks(double v) {
 /// This rank's rows of a banded m x n matrix (row i: columns i·n/m ± w), global indices.
 sparsegrad::CooMatrix<double> banded_rows(PetscInt m, PetscInt n, PetscInt w, PetscInt r0,
                                           PetscInt r1) {
-  std::vector<int> rows, cols;
-  std::vector<double> vals;
-  for (PetscInt i = r0; i < r1; ++i) {
-    const PetscInt centre = PetscInt(std::int64_t(i) * n / m);
-    for (PetscInt j = std::max<PetscInt>(0, centre - w); j <= std::min<PetscInt>(n - 1, centre + w);
-         ++j) {
-      rows.push_back(int(i));
-      cols.push_back(int(j));
-      vals.push_back((j == centre ? 4.0 : 0.0) + std::sin(1.0 + 0.7 * i + 1.3 * j));
-    }
-  }
+  auto first = [&](PetscInt i) {
+    return std::max<PetscInt>(0, PetscInt(std::int64_t(i) * n / m) - w);
+  };
+  auto last = [&](PetscInt i) {
+    return std::min<PetscInt>(n - 1, PetscInt(std::int64_t(i) * n / m) + w);
+  };
+  Eigen::Index nnz = 0;
+  for (PetscInt i = r0; i < r1; ++i) nnz += last(i) - first(i) + 1;
   sparsegrad::CooMatrix<double> A;
   A.rows = m, A.cols = n;
-  A.row = Eigen::Map<Eigen::VectorXi>(rows.data(), Eigen::Index(rows.size()));
-  A.col = Eigen::Map<Eigen::VectorXi>(cols.data(), Eigen::Index(cols.size()));
-  A.values = Eigen::Map<Eigen::VectorXd>(vals.data(), Eigen::Index(vals.size()));
+  A.row.resize(nnz), A.col.resize(nnz), A.values.resize(nnz);
+  Eigen::Index e = 0;
+  for (PetscInt i = r0; i < r1; ++i)
+    for (PetscInt j = first(i); j <= last(i); ++j, ++e) {
+      A.row[e] = int(i), A.col[e] = int(j);
+      A.values[e] =
+          (j == PetscInt(std::int64_t(i) * n / m) ? 4.0 : 0.0) + std::sin(1.0 + 0.7 * i + 1.3 * j);
+    }
   return A;
 }
 
@@ -80,6 +82,8 @@ int main(int argc, char** argv) {
     }
     MatInfo info;
     MatGetInfo(A, MAT_GLOBAL_SUM, &info);
+    MatInfo local_info;  // this rank's part of A
+    MatGetInfo(A, MAT_LOCAL, &local_info);
     PetscInt m = 0, n = 0;
     MatGetSize(A, &m, &n);
 
@@ -119,16 +123,27 @@ int main(int argc, char** argv) {
     MatNorm(g.A, NORM_FROBENIUS, &normdA);
     const double ghosts = max_over_ranks(double(g.ghosts));
     const double rss = max_over_ranks(peak_rss_mib());
+    PetscInt local_m = 0, local_n = 0;
+    MatGetLocalSize(A, &local_m, &local_n);
+    // AIJ storage: a value and a column index per nonzero, plus row starts.
+    const double a_mib =
+        max_over_ranks((local_info.nz_allocated * (sizeof(PetscScalar) + sizeof(PetscInt)) +
+                        (local_m + 1.0) * sizeof(PetscInt)) /
+                       1048576.0);
+    // LSMR's workspace for one right-hand side: u, Av (rows); x, v, h, hbar, Aᵀu (columns).
+    const double work_mib = max_over_ranks((2.0 * local_m + 5.0 * local_n) * 8 / 1048576.0);
     if (rank == 0)
       std::printf(
           "%s: %d x %d, %.0f nonzeros, %d rank(s), solver %s\n"
           "  forward  %.3f s (%d iterations, %.2f ms each)\n"
           "  backward %.3f s (transposed solve + solve + dA)\n"
           "  |x| %.6e  |dB| %.6e  |dA| %.6e\n"
-          "  peak RSS per rank (max) %.1f MiB; ghost entries of X and H per rank (max) %.0f\n",
+          "  per rank (max over ranks): A %.1f MiB, LSMR vectors %.1f MiB, peak RSS %.1f MiB "
+          "(includes MPI/PETSc and building A from COO)\n"
+          "  ghost entries of X and H per rank (max) %.0f\n",
           what.c_str(), int(m), int(n), info.nz_used, size, solver_name, t_forward, iterations,
-          1e3 * t_forward / std::max(iterations, 1), t_backward, normx, normdB, normdA, rss,
-          ghosts);
+          1e3 * t_forward / std::max(iterations, 1), t_backward, normx, normdB, normdA, a_mib,
+          work_mib, rss, ghosts);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "petsc_lstsq: %s\n", e.what());
     status = 1;

@@ -512,40 +512,42 @@ Matrix create_matrix(MPI_Comm comm, const CooMatrix<PetscScalar, StorageIndex>& 
   MPI_Scan(&ln, &c1, 1, MPIU_INT, MPI_SUM, comm);
   const PetscInt r0 = r1 - lm, c0 = c1 - ln;
 
-  // Own rows, sorted by (row, col) with duplicates merged, for exact preallocation.
-  std::vector<std::pair<PetscInt, PetscInt>> keys;
-  std::vector<PetscScalar> values;
-  {
-    std::vector<Eigen::Index> order;
-    for (Eigen::Index e = 0; e < A.values.size(); ++e)
-      if (A.row[e] >= r0 && A.row[e] < r1) order.push_back(e);
-    std::stable_sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) {
-      return std::make_pair(A.row[a], A.col[a]) < std::make_pair(A.row[b], A.col[b]);
-    });
-    for (Eigen::Index e : order) {
-      const std::pair<PetscInt, PetscInt> key(PetscInt(A.row[e]), PetscInt(A.col[e]));
-      if (!keys.empty() && keys.back() == key) {
-        values.back() += A.values[e];
-      } else {
-        keys.push_back(key);
-        values.push_back(A.values[e]);
-      }
-    }
-  }
+  // This rank's entries sorted by (row, col) (stable: duplicates are added in input order); the
+  // distinct entries of each row give the exact preallocation. Temporary: one index per entry.
+  std::vector<Eigen::Index> order;
+  for (Eigen::Index e = 0; e < A.values.size(); ++e)
+    if (A.row[e] >= r0 && A.row[e] < r1) order.push_back(e);
+  std::stable_sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) {
+    return A.row[a] < A.row[b] || (A.row[a] == A.row[b] && A.col[a] < A.col[b]);
+  });
+  auto duplicate = [&](std::size_t p) {
+    return p > 0 && A.row[order[p]] == A.row[order[p - 1]] &&
+           A.col[order[p]] == A.col[order[p - 1]];
+  };
   std::vector<PetscInt> diag(static_cast<std::size_t>(r1 - r0), 0), off(diag.size(), 0);
-  for (const auto& [i, j] : keys) ++(j >= c0 && j < c1 ? diag : off)[std::size_t(i - r0)];
+  for (std::size_t p = 0; p < order.size(); ++p) {
+    if (duplicate(p)) continue;
+    const PetscInt j = PetscInt(A.col[order[p]]);
+    ++(j >= c0 && j < c1 ? diag : off)[std::size_t(A.row[order[p]] - r0)];
+  }
   Matrix M;
   check(MatCreateAIJ(comm, lm, ln, m, n, 0, diag.data(), 0, off.data(), M.out()), "MatCreateAIJ");
   check(MatSetOption(M, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE), "MatSetOption");
-  for (std::size_t e = 0; e < keys.size();) {
-    std::size_t end = e;
-    std::vector<PetscInt> cols;
-    while (end < keys.size() && keys[end].first == keys[e].first)
-      cols.push_back(keys[end++].second);
-    check(MatSetValues(M, 1, &keys[e].first, PetscInt(cols.size()), cols.data(), &values[e],
-                       INSERT_VALUES),
+  std::vector<PetscInt> cols;
+  std::vector<PetscScalar> vals;
+  for (std::size_t p = 0; p < order.size();) {
+    const PetscInt i = PetscInt(A.row[order[p]]);
+    cols.clear(), vals.clear();
+    for (; p < order.size() && A.row[order[p]] == i; ++p) {
+      if (duplicate(p)) {
+        vals.back() += A.values[order[p]];
+      } else {
+        cols.push_back(PetscInt(A.col[order[p]]));
+        vals.push_back(A.values[order[p]]);
+      }
+    }
+    check(MatSetValues(M, 1, &i, PetscInt(cols.size()), cols.data(), vals.data(), INSERT_VALUES),
           "MatSetValues");
-    e = end;
   }
   check(MatAssemblyBegin(M, MAT_FINAL_ASSEMBLY), "MatAssemblyBegin");
   check(MatAssemblyEnd(M, MAT_FINAL_ASSEMBLY), "MatAssemblyEnd");
