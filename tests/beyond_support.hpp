@@ -22,7 +22,8 @@ template <class Scalar>
 Dense<Scalar> random_matrix(Eigen::Index rows, Eigen::Index cols, unsigned seed) {
   if constexpr (Eigen::NumTraits<Scalar>::IsComplex) {
     using R = Real<Scalar>;
-    const Dense<R> re = random_dense<R>(rows, cols, seed), im = random_dense<R>(rows, cols, seed + 7);
+    const Dense<R> re = random_dense<R>(rows, cols, seed),
+                   im = random_dense<R>(rows, cols, seed + 7);
     Dense<Scalar> M(rows, cols);
     for (Eigen::Index j = 0; j < cols; ++j)
       for (Eigen::Index i = 0; i < rows; ++i) M(i, j) = Scalar(re(i, j), im(i, j));
@@ -74,8 +75,7 @@ DenseGradient<Scalar> dense_gradient(const Dense<Scalar>& A, const Dense<Scalar>
   const Dense<Scalar> r = A * g.X - B;
   const Eigen::Index n = A.cols();
   if (damp > 0) {
-    const Dense<Scalar> K =
-        A.adjoint() * A + Scalar(damp * damp) * Dense<Scalar>::Identity(n, n);
+    const Dense<Scalar> K = A.adjoint() * A + Scalar(damp * damp) * Dense<Scalar>::Identity(n, n);
     const Dense<Scalar> H = K.ldlt().solve(dX);
     g.dB = A * H;
     g.dA = -g.dB * g.X.adjoint() - r * H.adjoint();
@@ -84,8 +84,8 @@ DenseGradient<Scalar> dense_gradient(const Dense<Scalar>& A, const Dense<Scalar>
     const Dense<Scalar> P = A.completeOrthogonalDecomposition().pseudoInverse();
     g.dB = P.adjoint() * dX;
     const Dense<Scalar> N = Dense<Scalar>::Identity(n, n) - P * A;
-    g.dA = -g.dB * g.X.adjoint() - r * (P * g.dB).adjoint() +
-           (P.adjoint() * g.X) * (N * dX).adjoint();
+    g.dA =
+        -g.dB * g.X.adjoint() - r * (P * g.dB).adjoint() + (P.adjoint() * g.X) * (N * dX).adjoint();
   }
   return g;
 }
@@ -143,8 +143,8 @@ Eigen::Matrix<Scalar, Eigen::Dynamic, 1> values_on(const Eigen::SparseCompressed
 template <class Derived>
 Eigen::Matrix<typename Derived::Scalar, Eigen::Dynamic, 1> values_of(
     const Eigen::SparseCompressedBase<Derived>& S) {
-  return Eigen::Map<const Eigen::Matrix<typename Derived::Scalar, Eigen::Dynamic, 1>>(
-      S.valuePtr(), S.nonZeros());
+  return Eigen::Map<const Eigen::Matrix<typename Derived::Scalar, Eigen::Dynamic, 1>>(S.valuePtr(),
+                                                                                      S.nonZeros());
 }
 
 /// ‖a − b‖/‖b‖ for any Scalar (absolute when b = 0).

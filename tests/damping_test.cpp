@@ -25,9 +25,9 @@ TEMPLATE_TEST_CASE("damped lstsq and lstsq_backward match the dense reference on
       sparsegrad::Lsmr<Scalar> solver(tight<Scalar>(damp));
       const Dense<Scalar> X = sparsegrad::lstsq(A, B, solver);
       const auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);
-      const auto ref = dense_gradient<double>(dense(A).template cast<double>(),
-                                              B.template cast<double>(),
-                                              dX.template cast<double>(), damp);
+      const auto ref =
+          dense_gradient<double>(dense(A).template cast<double>(), B.template cast<double>(),
+                                 dX.template cast<double>(), damp);
       INFO(m << "x" << n << ", k = " << k << ", damp = " << damp);
       CHECK(relative_error(X, ref.X) <= precision<Scalar>());
       CHECK(relative_error(g.B, ref.dB) <= precision<Scalar>());
@@ -39,8 +39,7 @@ TEMPLATE_TEST_CASE("damped lstsq and lstsq_backward match the dense reference on
   }
 }
 
-TEST_CASE("the damped gradient matches central finite differences, dλ included",
-          "[damping][fd]") {
+TEST_CASE("the damped gradient matches central finite differences, dλ included", "[damping][fd]") {
   for (auto [m, n, k] : {std::tuple<int, int, int>{14, 6, 1}, {8, 8, 2}, {6, 15, 2}}) {
     const double damp = 0.4;
     const auto A = random_sparse<double>(m, n, 2, unsigned(m + 10 * n));

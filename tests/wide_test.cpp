@@ -20,19 +20,19 @@ Csr<Scalar> wide(int m, int n, unsigned seed) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("wide lstsq gives the minimum-norm solution and the backward matches the dense "
-                   "formula",
-                   "[wide]", float, double) {
+TEMPLATE_TEST_CASE(
+    "wide lstsq gives the minimum-norm solution and the backward matches the dense "
+    "formula",
+    "[wide]", float, double) {
   using Scalar = TestType;
-  for (auto [m, n, k] : {std::tuple<int, int, int>{10, 30, 1}, {40, 100, 3}, {50, 51, 2},
-                         {30, 30, 2}}) {
+  for (auto [m, n, k] :
+       {std::tuple<int, int, int>{10, 30, 1}, {40, 100, 3}, {50, 51, 2}, {30, 30, 2}}) {
     const auto A = wide<Scalar>(m, n, unsigned(m + 3 * n));
     const Dense<Scalar> B = random_dense<Scalar>(m, k, 1), dX = random_dense<Scalar>(n, k, 2);
     sparsegrad::Lsmr<Scalar> solver(tight<Scalar>());
     const Dense<Scalar> X = sparsegrad::lstsq(A, B, solver);
-    const auto ref = dense_gradient<double>(dense(A).template cast<double>(),
-                                            B.template cast<double>(),
-                                            dX.template cast<double>(), 0);
+    const auto ref = dense_gradient<double>(
+        dense(A).template cast<double>(), B.template cast<double>(), dX.template cast<double>(), 0);
     INFO(m << "x" << n << ", k = " << k);
     CHECK(relative_error(X, ref.X) <= precision<Scalar>());
     const auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);
@@ -92,9 +92,7 @@ TEST_CASE("the seed's two-functor form handles wide A too", "[wide]") {
   const Dense<double> B = random_dense<double>(12, 2, 1), dX = random_dense<double>(30, 2, 2);
   sparsegrad::Lsmr<double> solver(tight<double>());
   const Dense<double> X = sparsegrad::lstsq(A, B, solver);
-  auto forward = [&solver](const Csr<double>& A_, const Dense<double>& G) {
-    return solver(A_, G);
-  };
+  auto forward = [&solver](const Csr<double>& A_, const Dense<double>& G) { return solver(A_, G); };
   auto transpose = [&solver](const Csr<double>& A_, const Dense<double>& G) {
     return solver.solve_adjoint(A_, G);
   };
@@ -129,8 +127,7 @@ TEST_CASE("rank-deficient wide A throws std::domain_error, even when B is in ran
     auto transpose = [&solver](const Csr<double>& A_, const Dense<double>& G) {
       return solver.solve_adjoint(A_, G);
     };
-    CHECK_THROWS_AS(sparsegrad::lstsq_backward(A, B, X, dX, forward, transpose),
-                    std::domain_error);
+    CHECK_THROWS_AS(sparsegrad::lstsq_backward(A, B, X, dX, forward, transpose), std::domain_error);
   }
 }
 

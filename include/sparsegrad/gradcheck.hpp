@@ -128,7 +128,8 @@ struct DampGuard {
 /// for every forward solve; its options.damp is moved and restored when λ is checked. Inputs are
 /// not modified. Throws what lstsq and lstsq_backward throw, and std::invalid_argument for an
 /// entry index out of range.
-template <class AType, class BDerived, class dXDerived, class Solver>
+template <class AType, class BDerived, class dXDerived, class Solver,
+          class = std::enable_if_t<!std::is_same<std::decay_t<Solver>, GradcheckOptions>::value>>
 GradcheckResult gradcheck(const AType& A, const Eigen::MatrixBase<BDerived>& B,
                           const Eigen::MatrixBase<dXDerived>& dX, Solver& solver,
                           const GradcheckOptions& options = {}) {
