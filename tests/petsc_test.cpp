@@ -4,12 +4,12 @@
 // QR, finite differences); the distributed results are compared on each rank's own part and the
 // errors reduced over all ranks, so that every rank asserts on the same numbers (a failing
 // REQUIRE on one rank only would leave the others waiting in a collective call).
-#define CATCH_CONFIG_RUNNER
 #include <petscksp.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <sparsegrad/lstsq.hpp>
 #include <sparsegrad/petsc.hpp>
@@ -146,6 +146,20 @@ Csr<double> banded(Eigen::Index m, Eigen::Index n, Eigen::Index w) {
 sp::Matrix distributed(const Csr<double>& A) {
   return sp::create_matrix(comm(), sparsegrad::to_coo(A));
 }
+
+/// MPI and PETSc for the whole run of the shared Catch main (tests/test_main.cpp): initialized
+/// before main, finalized after it. Every rank asserts on the same reduced numbers, so only
+/// rank 0 prints; mpirun fails the run if any rank returns non-zero.
+struct PetscSession {
+  PetscSession() {
+    if (PetscInitializeNoArguments() != 0) std::abort();
+    if (rank() != 0 && !std::freopen("/dev/null", "w", stdout)) std::abort();
+  }
+  ~PetscSession() { PetscFinalize(); }
+  PetscSession(const PetscSession&) = delete;
+  PetscSession& operator=(const PetscSession&) = delete;
+};
+const PetscSession petsc_session;
 
 }  // namespace
 
@@ -379,21 +393,4 @@ TEST_CASE("petsc backend: bad input and unsupported problems throw on every rank
   huge.cols = 4;
   if (sizeof(PetscInt) == 4)
     CHECK_THROWS_AS(sp::create_matrix(comm(), huge), std::invalid_argument);
-}
-
-int main(int argc, char** argv) {
-  if (PetscInitialize(&argc, &argv, nullptr, nullptr) != 0) return 1;
-  int result = 0;
-  {
-    Catch::Session session;
-    // Every rank asserts on the same reduced numbers: rank 0 reports, the others stay quiet.
-    if (rank() != 0) [[maybe_unused]]
-      FILE* quiet = std::freopen("/dev/null", "w", stdout);
-    result = session.run(argc, argv);
-    if (rank() == 0) std::printf("petsc_test: %d ranks\n", ranks());
-  }
-  int worst = 0;
-  MPI_Allreduce(&result, &worst, 1, MPI_INT, MPI_MAX, comm());
-  PetscFinalize();
-  return worst;
 }
