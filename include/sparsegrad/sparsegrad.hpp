@@ -7,10 +7,14 @@
 /// reverse-mode adjoint dL/dB, dL/dA on A's nonzero pattern.
 
 #include "coo.hpp"
+#include "direct.hpp"
+#include "eigen_lscg.hpp"
 #include "errors.hpp"
+#include "gradcheck.hpp"
 #include "io.hpp"
 #include "lsmr.hpp"
 #include "lstsq.hpp"
 #include "operator.hpp"
+#include "preconditioner.hpp"
 
 #endif  // SPARSEGRAD_SPARSEGRAD_HPP
