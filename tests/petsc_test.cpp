@@ -295,6 +295,33 @@ TEST_CASE("petsc::KspLsqr (PETSc's KSPLSQR) as the solver, with sparsegrad's gra
     CHECK(relative_error(g.B, ref.B) <= 1e-10);
     CHECK(relative_error(g.A, ref.A) <= 1e-10);
   }
+
+  // A plain callable (no solve_adjoint / solve_normal): the transposed solve falls back to
+  // petsc::Lsmr's, as the serial library does with its default LSMR.
+  sp::KspLsqr ksp;
+  ksp.options.rtol = 1e-14;
+  auto plain = [&ksp](Mat A_, const sp::VecBlock& B_) { return ksp(A_, B_); };
+  const sp::LstsqGrads g = sp::lstsq_backward(A, to_block(A, B, false), to_block(A, X_ref, true),
+                                              to_block(A, dX, true), plain);
+  // dB comes from the default (1e-6) LSMR, H from KSPLSQR: accurate to the default tolerance.
+  CHECK(relative_error(g.B, ref.B) <= 1e-4);
+  CHECK(relative_error(g.A, ref.A) <= 1e-4);
+}
+
+TEST_CASE("petsc::Lsmr::solve_normal (CRAIG on the distributed A) gives one-solve gradients",
+          "[petsc]") {
+  const Csr<double> Aref = banded(600, 200, 3);
+  const Dense<double> dX = testing::random_dense<double>(200, 2, 51);
+  const sp::Matrix A = distributed(Aref);
+  sp::Lsmr solver(tight());
+  const sp::VecBlock H = solver.solve_normal(A, to_block(A, dX, true));
+  // Dense reference: H = (AᵀA)⁻¹dX.
+  const Dense<double> Ad = testing::dense(Aref);
+  const Dense<double> H_ref = (Ad.transpose() * Ad).ldlt().solve(dX);
+  CHECK(relative_error(H, H_ref) <= 1e-10);
+  // The serial CRAIG on the same problem.
+  sparsegrad::Lsmr<double> serial(tight());
+  CHECK(relative_error(H, serial.solve_normal(Aref, dX)) <= 1e-10);
 }
 
 TEST_CASE("no rank stores more than its rows of A plus the ghost entries of X and H it needs",

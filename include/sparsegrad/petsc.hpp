@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "coo.hpp"
+#include "craig.hpp"
 #include "detail/checks.hpp"
 #include "errors.hpp"
 #include "lsmr.hpp"
@@ -371,7 +372,8 @@ inline LsmrResult lsmr(Mat A, const VecBlock& B, const LsmrOptions<PetscScalar>&
 
 /// The default PETSc solver functor: LSMR with `options`, keeping the diagnostics of its last
 /// run (the same on every rank). `solver(A, B)` solves min ‖AX − B‖, `solver.solve_adjoint(A, G)`
-/// gives Y = (Aᵀ)⁺G (the transposed solve of the backward pass). On failure (istop 3, 6, 7) it
+/// gives Y = (Aᵀ)⁺G and `solver.solve_normal(A, G)` H = (AᵀA)⁻¹G (the backward pass uses the
+/// latter: one solve, as the serial Lsmr). On failure (istop 3, 6, 7) it
 /// throws convergence_error on every rank unless options.throw_on_failure is false.
 class Lsmr {
  public:
@@ -382,6 +384,32 @@ class Lsmr {
 
   VecBlock operator()(Mat A, const VecBlock& B) { return run(A, B, false); }
   VecBlock solve_adjoint(Mat A, const VecBlock& G) { return run(A, G, true); }
+
+  /// H = (AᵀA + λ²I)⁻¹G by the CRAIG kernel of craig.hpp (the serial Lsmr::solve_normal's), on
+  /// the distributed A: the one solve of the backward pass (dB = A·H). Throws std::domain_error
+  /// when AᵀY = G is inconsistent (rank-deficient A) and convergence_error for istop 3, 6, 7
+  /// when options.throw_on_failure; on every rank alike.
+  VecBlock solve_normal(Mat A, const VecBlock& G) {
+    const char* where = "petsc::Lsmr::solve_normal";
+    options.check(where);
+    detail::require_block(where, "G", A, G, true, G.size());
+    const MatOperator op(A);
+    last_ = LsmrResult{};
+    sparsegrad::detail::craig_kernel<detail::VecSpace>(op, G, G.size(), options, last_.X, last_);
+    detail::materialize(A, last_.X, true);
+    for (std::size_t j = 0; j < last_.istop.size(); ++j)
+      if (last_.istop[j] == 2)
+        sparsegrad::detail::throw_domain(
+            where, "A", "full column rank (the system A^T Y = G consistent)",
+            detail::concat("an inconsistent system for column ", j, " of G after ", last_.itn[j],
+                           " iterations: A is rank-deficient, or its smallest singular value is "
+                           "below atol * ||A||_F"));
+    if (options.throw_on_failure && !last_.converged())
+      throw convergence_error(detail::concat("sparsegrad: ", where,
+                                             ": CRAIG did not converge: ", last_.failure_summary()),
+                              last_.diagnostics());
+    return last_.X;
+  }
 
   const LsmrResult& last() const { return last_; }
 
