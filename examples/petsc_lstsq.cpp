@@ -136,14 +136,15 @@ int main(int argc, char** argv) {
       std::printf(
           "%s: %d x %d, %.0f nonzeros, %d rank(s), solver %s\n"
           "  forward  %.3f s (%d iterations, %.2f ms each)\n"
-          "  backward %.3f s (transposed solve + solve + dA)\n"
+          "  backward %.3f s (%s, then dA)\n"
           "  |x| %.6e  |dB| %.6e  |dA| %.6e\n"
           "  per rank (max over ranks): A %.1f MiB, LSMR vectors %.1f MiB, peak RSS %.1f MiB "
           "(includes MPI/PETSc and building A from COO)\n"
           "  ghost entries of X and H per rank (max) %.0f\n",
           what.c_str(), int(m), int(n), info.nz_used, size, solver_name, t_forward, iterations,
-          1e3 * t_forward / std::max(iterations, 1), t_backward, normx, normdB, normdA, a_mib,
-          work_mib, rss, ghosts);
+          1e3 * t_forward / std::max(iterations, 1), t_backward,
+          ksp ? "KSPLSQR on the transpose, then on A" : "one CRAIG solve", normx, normdB, normdA,
+          a_mib, work_mib, rss, ghosts);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "petsc_lstsq: %s\n", e.what());
     status = 1;

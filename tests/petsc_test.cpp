@@ -296,6 +296,16 @@ TEST_CASE("petsc::KspLsqr (PETSc's KSPLSQR) as the solver, with sparsegrad's gra
     CHECK(relative_error(g.A, ref.A) <= 1e-10);
   }
 
+  // The preconditioner chosen through PETSc's options database, under the functor's prefix.
+  {
+    ok(PetscOptionsSetValue(nullptr, "-sparsegrad_pc_type", "jacobi"));
+    sp::KspLsqr ksp;
+    ksp.options.rtol = 1e-14;
+    const sp::VecBlock X = sp::lstsq(A, to_block(A, B, false), ksp);
+    ok(PetscOptionsClearValue(nullptr, "-sparsegrad_pc_type"));
+    CHECK(relative_error(X, X_ref) <= 1e-10);
+  }
+
   // A plain callable (no solve_adjoint / solve_normal): the transposed solve falls back to
   // petsc::Lsmr's, as the serial library does with its default LSMR.
   sp::KspLsqr ksp;

@@ -480,10 +480,11 @@ class KspLsqr {
     check(KSPSetType(ksp, KSPLSQR), "KSPSetType");
     PC pc = nullptr;
     check(KSPGetPC(ksp, &pc), "KSPGetPC");
-    const bool preconditioned = !adjoint && options.pc_type != PCNONE;
-    if (preconditioned) check(MatCreateNormal(op, normal.out()), "MatCreateNormal");
-    check(KSPSetOperators(ksp, op, preconditioned ? Mat(normal) : Mat(op)), "KSPSetOperators");
-    check(PCSetType(pc, preconditioned ? options.pc_type.c_str() : PCNONE), "PCSetType");
+    // The preconditioner works on the normal matrix (never formed), also when it is chosen
+    // through the options database; with PCNONE, KSPLSQR runs the original LSQR.
+    check(MatCreateNormal(op, normal.out()), "MatCreateNormal");
+    check(KSPSetOperators(ksp, op, normal), "KSPSetOperators");
+    check(PCSetType(pc, adjoint ? PCNONE : options.pc_type.c_str()), "PCSetType");
     check(KSPSetTolerances(ksp, options.rtol, options.atol, PETSC_DEFAULT, options.maxiter),
           "KSPSetTolerances");
     const std::string prefix = options.prefix + (adjoint ? "adjoint_" : "");
