@@ -284,22 +284,15 @@ py::tuple lstsq(const MatrixArrays& M, const py::object& B_obj, const Options& o
   return py::make_tuple(to_numpy(X), lsmr.failures);
 }
 
-/// lstsq_backward(matrix, B, X, dX, options, solver, transpose_solver)
-///   -> (dA values in A's entry order, dB (m x k), failures)
 template <class Scalar>
-py::tuple lstsq_backward(const MatrixArrays& M, const py::object& B_obj, const py::object& X_obj,
-                         const py::object& dX_obj, const Options& options, const py::object& solver,
-                         const py::object& transpose_solver) {
-  constexpr const char* where = "lstsq_backward";
-  const auto B = dense_arg<Scalar>(where, "B", B_obj);
-  const auto X = dense_arg<Scalar>(where, "X", X_obj);
-  const auto dX = dense_arg<Scalar>(where, "dX", dX_obj);
-  ReportingLsmr<Scalar> lsmr(options);
-  std::optional<PyCallableSolver<Scalar>> py_solver, py_transpose;
-  if (!solver.is_none()) py_solver = PyCallableSolver<Scalar>{solver};
-  if (!transpose_solver.is_none()) py_transpose = PyCallableSolver<Scalar>{transpose_solver};
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> dA;
-  Dense<Scalar> dB;
+void run_backward(const char* where, const MatrixArrays& M,
+                  const py::array_t<Scalar, py::array::c_style | py::array::forcecast>& B,
+                  const py::array_t<Scalar, py::array::c_style | py::array::forcecast>& X,
+                  const py::array_t<Scalar, py::array::c_style | py::array::forcecast>& dX,
+                  ReportingLsmr<Scalar>& lsmr,
+                  const std::optional<PyCallableSolver<Scalar>>& py_solver,
+                  const std::optional<PyCallableSolver<Scalar>>& py_transpose,
+                  Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& dA, Dense<Scalar>& dB) {
   with_matrix<Scalar>(where, M, [&](const auto& A) {
     py::gil_scoped_release nogil;
     auto store = [&](auto&& g) {
@@ -318,6 +311,35 @@ py::tuple lstsq_backward(const MatrixArrays& M, const py::object& B_obj, const p
       store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, lsmr));
     return 0;
   });
+}
+
+/// lstsq_backward(matrix, B, X, dX, options, solver, transpose_solver)
+///   -> (dA values in A's entry order, dB (m x k), failures)
+template <class Scalar>
+py::tuple lstsq_backward(const MatrixArrays& M, const py::object& B_obj, const py::object& X_obj,
+                         const py::object& dX_obj, const Options& options, const py::object& solver,
+                         const py::object& transpose_solver) {
+  constexpr const char* where = "lstsq_backward";
+  const auto B = dense_arg<Scalar>(where, "B", B_obj);
+  const auto X = dense_arg<Scalar>(where, "X", X_obj);
+  const auto dX = dense_arg<Scalar>(where, "dX", dX_obj);
+  ReportingLsmr<Scalar> lsmr(options);
+  std::optional<PyCallableSolver<Scalar>> py_solver, py_transpose;
+  if (!solver.is_none()) py_solver = PyCallableSolver<Scalar>{solver};
+  if (!transpose_solver.is_none()) py_transpose = PyCallableSolver<Scalar>{transpose_solver};
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> dA;
+  Dense<Scalar> dB;
+  // With raise_on_failure = false an unconverged solve of this pass makes the rank check
+  // fail; say so, instead of letting the message blame A alone.
+  try {
+    run_backward<Scalar>(where, M, B, X, dX, lsmr, py_solver, py_transpose, dA, dB);
+  } catch (const std::domain_error& e) {
+    if (lsmr.failures.empty()) throw;
+    std::string message = e.what();
+    for (const auto& f : lsmr.failures) message += "\n  note: " + f;
+    message += "\n  (raise maxiter: the rank check needs converged solves)";
+    throw std::domain_error(message);
+  }
   py::array_t<Scalar> dA_out(dA.size());
   Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>(dA_out.mutable_data(), dA.size()) = dA;
   return py::make_tuple(dA_out, to_numpy(dB), lsmr.failures);

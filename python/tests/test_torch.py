@@ -332,6 +332,12 @@ def test_non_convergence_raises_or_warns_never_silent(layout):
     X = sparse_generic_lstsq(A, B, lstsq=exact, maxiter=2, on_failure="raise")
     with pytest.raises(sparsegrad.ConvergenceError, match="solve_adjoint"):
         X.sum().backward()
+    # With on_failure="warn" the unconverged backward solves make the rank check fail: the
+    # ValueError says why.
+    A2 = A.detach().clone().requires_grad_(True)
+    X = sparse_generic_lstsq(A2, B, lstsq=exact, maxiter=2)
+    with pytest.raises(ValueError, match="raise maxiter"):
+        X.sum().backward()
     # converged runs are quiet
     with warnings.catch_warnings():
         warnings.simplefilter("error", sparsegrad.ConvergenceWarning)
