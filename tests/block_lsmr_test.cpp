@@ -163,11 +163,11 @@ TEMPLATE_TEST_CASE("sparse kernels: same bits as Eigen's products, any k, any th
       sparsegrad::make_operator(csr, sparsegrad::TransposedProduct::scatter).has_transposed_copy());
 
 #ifdef _OPENMP
-  // Large enough to start threads: 1 and 2 threads give the same bits.
+  // Large enough to start threads (nnz x k above the threshold): 1 and 2 threads, same bits.
   const auto big = random_sparse<Scalar>(4000, 1500, 12, 141);
-  const Dense<Scalar> V = random_dense<Scalar>(1500, 3, 142);
+  const Dense<Scalar> V = random_dense<Scalar>(1500, 8, 142);
   const int saved = omp_get_max_threads();
-  Dense<Scalar> Y1(4000, 3), Y2(4000, 3), Z1(1500, 3), Z2(1500, 3);
+  Dense<Scalar> Y1(4000, 8), Y2(4000, 8), Z1(1500, 8), Z2(1500, 8);
   omp_set_num_threads(1);
   {
     const auto op = sparsegrad::make_operator(big, sparsegrad::TransposedProduct::copy);

@@ -35,9 +35,9 @@
 /// Rank deficiency (undamped): Aᴴy = g is consistent for every g exactly when A has full column
 /// rank. LSQR's scalars on the same bidiagonalization (Paige & Saunders, ACM TOMS 8(1), 1982)
 /// give ‖Mᴴr‖/(‖M‖‖r‖) for the least-squares residual r at no cost; for a consistent system
-/// this is ≥ σ_min/‖M‖_F, so when it falls below atol before CRAIG converges, A is rank-
-/// deficient (or has σ_min ≤ atol‖A‖_F): the run stops with istop 2 and solve_normal throws
-/// std::domain_error. A zero column g gives H = 0 (istop 0).
+/// this is ≥ σ_min/‖M‖_F, so when it falls below max(atol, sqrt(eps)) before CRAIG converges,
+/// A is rank-deficient (or has σ_min ≤ that times ‖A‖_F): the run stops with istop 2 and
+/// solve_normal throws std::domain_error. A zero column g gives H = 0 (istop 0).
 ///
 /// Other stops, with LSMR's codes: 4 (‖r_k‖ at machine precision), 3 / 6 (the estimate
 /// ‖B_k‖_F‖P_k‖_F of cond exceeds conlim / 1/eps), 7 (maxiter, default min(m, n)).
@@ -84,6 +84,7 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
   const Real damp = opt.damp;
   const Real ctol = opt.conlim > 0 ? Real(1) / opt.conlim : Real(0);
   const Real atol = opt.atol, btol = opt.btol;
+  const Real rank_tol = std::max(atol, std::sqrt(std::numeric_limits<Real>::epsilon()));
   const bool damped = damp != 0;
 
   stats.resize(static_cast<std::size_t>(k));
@@ -221,8 +222,11 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
       c.rhobar = -cs * c.alpha;
       c.phibar = sn * c.phibar;
       c.normar = c.phibar * c.alpha * std::abs(cs);
-      // Least-squares residual stationary while CRAIG's is not small: inconsistent.
-      if (c.phibar > 0 && c.alpha * std::abs(cs) <= atol * std::sqrt(c.normM2)) {
+      // Least-squares residual stationary while CRAIG's is not small: inconsistent. Below
+      // sqrt(eps) the normal equations are singular at working precision (cond² > 1/eps), so
+      // the threshold is never tighter than that: in float a rank-deficient A otherwise runs to
+      // maxiter on rounding noise and reports non-convergence instead of rank deficiency.
+      if (c.phibar > 0 && c.alpha * std::abs(cs) <= rank_tol * std::sqrt(c.normM2)) {
         c.istop = 2, c.done = true, c.normr = c.phibar;
         continue;
       }

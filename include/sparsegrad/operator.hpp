@@ -73,7 +73,7 @@ inline int max_threads() {
 }
 
 /// Minimum work (stored entries x columns) for which the kernels start threads.
-constexpr Eigen::Index parallel_threshold = 20000;
+constexpr Eigen::Index parallel_threshold = 100000;
 
 /// Raw view of a compressed sparse matrix (either storage order, compressed or not).
 template <class Scalar, class StorageIndex>
