@@ -424,6 +424,14 @@ TEST_CASE("petsc backend: bad input and unsupported problems throw on every rank
                                      to_block(D, dX, true), lenient),
                   std::domain_error);
 
+  // A COO that is bad on one rank only: every rank throws (no rank left in a collective call).
+  sparsegrad::CooMatrix<double, int> one = sparsegrad::to_coo(Aref);
+  if (rank() == ranks() - 1) one.col[0] = 1000;
+  CHECK_THROWS_AS(sp::create_matrix(comm(), one), std::invalid_argument);
+  sparsegrad::CooMatrix<double, int> shape = sparsegrad::to_coo(Aref);
+  if (rank() == 0) shape.cols += 1;
+  if (ranks() > 1) CHECK_THROWS_AS(sp::create_matrix(comm(), shape), std::invalid_argument);
+
   // Sizes beyond 32-bit PetscInt are refused, not truncated.
   sparsegrad::CooMatrix<double, int> huge;
   huge.rows = Eigen::Index(1) << 33;

@@ -34,6 +34,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -529,7 +530,26 @@ Matrix create_matrix(MPI_Comm comm, const CooMatrix<PetscScalar, StorageIndex>& 
                      PetscInt local_rows = PETSC_DECIDE, PetscInt local_cols = PETSC_DECIDE) {
   using detail::check;
   const char* where = "petsc::create_matrix";
-  sparsegrad::detail::validate_matrix(where, A);
+  // Each rank passes its own COO: check all of them before any rank enters a collective call.
+  std::string error;
+  try {
+    sparsegrad::detail::validate_matrix(where, A);
+  } catch (const std::invalid_argument& e) {
+    error = e.what();
+  }
+  if (!detail::on_all_ranks(comm, error.empty()))
+    throw std::invalid_argument(
+        error.empty() ? detail::concat("sparsegrad: ", where,
+                                       ": argument 'A': expected a valid COO on every rank, got "
+                                       "an invalid one on another rank")
+                      : error);
+  std::int64_t dims[2] = {std::int64_t(A.rows), std::int64_t(A.cols)}, low[2], high[2];
+  MPI_Allreduce(dims, low, 2, MPI_INT64_T, MPI_MIN, comm);
+  MPI_Allreduce(dims, high, 2, MPI_INT64_T, MPI_MAX, comm);
+  if (low[0] != high[0] || low[1] != high[1])
+    sparsegrad::detail::throw_invalid(where, "A", "the same global rows and cols on every rank",
+                                      detail::concat("rows in [", low[0], ", ", high[0],
+                                                     "], cols in [", low[1], ", ", high[1], "]"));
   const PetscInt m = detail::to_petsc_int(A.rows, where, "A.rows");
   const PetscInt n = detail::to_petsc_int(A.cols, where, "A.cols");
   // This rank's row and column ranges, as PETSc would split them.
@@ -554,11 +574,20 @@ Matrix create_matrix(MPI_Comm comm, const CooMatrix<PetscScalar, StorageIndex>& 
            A.col[order[p]] == A.col[order[p - 1]];
   };
   std::vector<PetscInt> diag(static_cast<std::size_t>(r1 - r0), 0), off(diag.size(), 0);
+  Eigen::Index distinct = 0;
   for (std::size_t p = 0; p < order.size(); ++p) {
     if (duplicate(p)) continue;
+    ++distinct;
     const PetscInt j = PetscInt(A.col[order[p]]);
     ++(j >= c0 && j < c1 ? diag : off)[std::size_t(A.row[order[p]] - r0)];
   }
+  // PETSc counts a rank's nonzeros in PetscInt.
+  if (!detail::on_all_ranks(comm, distinct <= Eigen::Index(PETSC_MAX_INT)))
+    sparsegrad::detail::throw_invalid(
+        where, "A",
+        detail::concat("at most ", PETSC_MAX_INT, " nonzeros in each rank's rows (",
+                       8 * sizeof(PetscInt), "-bit PetscInt): use more ranks"),
+        detail::concat(distinct, " on this rank (or more on another)"));
   Matrix M;
   check(MatCreateAIJ(comm, lm, ln, m, n, 0, diag.data(), 0, off.data(), M.out()), "MatCreateAIJ");
   check(MatSetOption(M, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE), "MatSetOption");
