@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from . import _function, _indptr_from_sorted_rows, _options, _report
 from . import _core
@@ -134,6 +135,7 @@ class SparseGenericLstsq(torch.autograd.Function):
         return x
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         A, B, x = ctx.saved_tensors
         A_ = A.detach()

@@ -148,6 +148,21 @@ def test_csr_gradient_by_finite_differences_over_values():
     assert torch.allclose(got, fd, rtol=1e-5, atol=1e-7)
 
 
+def test_int32_csr_indices_and_strided_B():
+    D, A, B = problem(torch.float64, "csr", k=3)
+    A32 = torch.sparse_csr_tensor(
+        A.crow_indices().int(), A.col_indices().int(), A.values(), A.shape
+    ).requires_grad_(True)
+    Bt = B.t().contiguous().t().requires_grad_(True)  # column-major strides
+    assert not Bt.is_contiguous()
+    X = sparse_generic_lstsq(A32, Bt, **tight(torch.float64))
+    assert torch.allclose(X, dense_solution(D, B), atol=1e-9)
+    X.sum().backward()
+    ref_A, ref_B = dense_gradients(D, B, torch.ones(12, 3))
+    assert torch.allclose(A32.grad.values(), pattern_values(A.detach(), ref_A), atol=1e-8)
+    assert torch.allclose(Bt.grad, ref_B, atol=1e-8)
+
+
 def test_only_requested_gradients():
     D, A, B = problem(torch.float64, "coo")
     B.requires_grad_(True)
