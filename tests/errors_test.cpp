@@ -554,6 +554,23 @@ std::vector<Case<Scalar>> catalogue() {
       },
       [](const In& in) { lstsq_backward(in.coo, in.b, in.x, in.dx); });
 
+  add(
+      "backward: finite inputs whose gradient overflows (found by fuzzing)", domain,
+      {"lstsq_backward", "argument 'B, X and dX'", "expected a gradient representable",
+       "got dL/dA = "},
+      [](In& in) {
+        // X near the top of Scalar's range and a large dX: dB·Xᵀ overflows.
+        in.b *= std::numeric_limits<Scalar>::max() / Scalar(100) / in.b.cwiseAbs().maxCoeff();
+        in.B.col(0) = in.b;
+        in.solve_x();
+        in.dx *= Scalar(1e4) / in.dx.cwiseAbs().maxCoeff();
+      },
+      [](const In& in) {
+        REQUIRE(in.x.allFinite());
+        lstsq_backward(in.coo, in.b, in.x, in.dx, ReturnsShape<Scalar>{},
+                       DenseTransposeSolver<Scalar>{});
+      });
+
   // -- solver functors that misbehave
   // ---------------------------------------------------------------
   add("solver throws std::runtime_error: wrapped, message kept", solver,

@@ -105,56 +105,52 @@ TEST_CASE("entries scaled by 1e+-150: same iterations, same accuracy, exact scal
   CHECK(testing::relative_error(X, X0) < 1e-5);
 }
 
-TEST_CASE("float with a large condition number: accurate to cond·u, or told why not",
+TEST_CASE("float with a large condition number: accurate to the perturbation bound, or told why",
           "[extremes]") {
-  // Columns graded over 4 decades: cond(A) ~ 1e4, so float (u = 6e-8) can promise ~1e-3.
-  Csr<double> Ad = testing::random_sparse<double>(200, 40, 4, 17);
-  Eigen::VectorXd s(40);
-  for (Eigen::Index j = 0; j < 40; ++j) s[j] = std::pow(10.0, -4.0 * double(j) / 39.0);
-  Ad = Ad * s.asDiagonal();
-  const Dense<double> D = testing::dense(Ad);
-  const Eigen::JacobiSVD<Dense<double>> svd(D);
-  const double cond = svd.singularValues()(0) / svd.singularValues()(39);
-  REQUIRE(cond > 1e3);
-  const Csr<float> A = Ad.cast<float>();
-  const Dense<double> B = testing::random_dense<double>(200, 1, 18);
-  const Dense<double> dX = testing::random_dense<double>(40, 1, 19);
-  // Reference on the float matrix's exact values, in double.
-  const Dense<double> Df = testing::dense(A).cast<double>();
-  const Dense<double> Xref = testing::dense_lstsq(Df, B.cast<float>().cast<double>());
-  const auto ref = testing::dense_adjoint(Df, B.cast<float>().cast<double>(), dX);
+  // Columns graded over `decades`: cond(A) from ~1e2 to ~1e4. In float (eps = 1.2e-7) the
+  // normal equations of the gradient, cond(A)² ~ 1e8 at the top, are numerically singular:
+  // there the backward pass may refuse (std::domain_error), below it must deliver.
+  const double eps = std::numeric_limits<float>::epsilon();
+  for (double decades : {2.0, 4.0}) {
+    Csr<double> Ad = testing::random_sparse<double>(200, 40, 4, 17);
+    Eigen::VectorXd s(40);
+    for (Eigen::Index j = 0; j < 40; ++j) s[j] = std::pow(10.0, -decades * double(j) / 39.0);
+    const Csr<float> A = Csr<double>(Ad * s.asDiagonal()).cast<float>();
+    // References on the float matrix's exact values, in double.
+    const Dense<double> D = testing::dense(A).cast<double>();
+    const Eigen::JacobiSVD<Dense<double>> svd(D);
+    const double cond = svd.singularValues()(0) / svd.singularValues()(39);
+    const Vec<float> b = testing::random_dense<float>(200, 1, 18).col(0);
+    const Vec<float> dx = testing::random_dense<float>(40, 1, 19).col(0);
+    const Dense<double> xref = testing::dense_lstsq(D, b.cast<double>());
+    const auto ref = testing::dense_adjoint(D, b.cast<double>(), dx.cast<double>());
 
-  sparsegrad::Lsmr<float> solver;
-  solver.options.atol = solver.options.btol = 1e-7f;
-  solver.options.maxiter = 2000;
-  solver.options.throw_on_failure = false;
-  const Vec<float> x = sparsegrad::lstsq(A, Vec<float>(B.col(0).cast<float>()), solver);
-  const int istop = solver.last().istop[0];
-  const double err = testing::relative_error(x, Xref);
-  std::cout << "float, cond " << cond << ": istop " << istop << " itn " << solver.last().itn[0]
-            << " forward error " << err
-            << " (cond * u = " << cond * std::numeric_limits<float>::epsilon() / 2 << ")\n";
-  if (sparsegrad::lsmr_failed(istop)) {
-    // Not converged: the default policy throws.
-    sparsegrad::Lsmr<float> strict(solver.options);
-    strict.options.throw_on_failure = true;
-    CHECK_THROWS_AS(sparsegrad::lstsq(A, Vec<float>(B.col(0).cast<float>()), strict),
-                    sparsegrad::convergence_error);
-  } else {
+    sparsegrad::Lsmr<float> solver;
+    solver.options.atol = solver.options.btol = 1e-7f;
+    solver.options.maxiter = 2000;
+    const Vec<float> x = sparsegrad::lstsq(A, b, solver);  // throws if it does not converge
+    const double err = testing::relative_error(x, xref);
     // First-order least-squares perturbation bound (Wedin) for a relative backward error eta:
-    // ‖δx‖/‖x‖ ≲ eta (κ + κ² ‖r‖ / (‖A‖₂‖x‖)); istop 2 gives eta ~ atol, float rounding ~ u.
-    const double eta = std::max<double>(solver.options.atol, std::numeric_limits<float>::epsilon());
-    const double normr = (B.col(0).cast<float>().cast<double>() - Df * Xref).norm();
+    // ‖δx‖/‖x‖ ≲ eta (κ + κ² ‖r‖ / (‖A‖₂‖x‖)); istop 2 gives eta ~ atol, float rounding ~ eps.
+    const double eta = std::max<double>(solver.options.atol, eps);
+    const double normr = (b.cast<double>() - D * xref).norm();
     const double bound =
-        eta * (cond + cond * cond * normr / (svd.singularValues()(0) * Xref.norm()));
-    std::cout << "  perturbation bound " << bound << "\n";
+        eta * (cond + cond * cond * normr / (svd.singularValues()(0) * xref.norm()));
+    std::cout << "float, cond " << cond << ": istop " << solver.last().istop[0] << " itn "
+              << solver.last().itn[0] << ", forward error " << err << ", perturbation bound "
+              << bound;
+    INFO("cond " << cond);
     CHECK(err < 10 * bound);
-    sparsegrad::Lsmr<float> bwd(solver.options);
-    bwd.options.throw_on_failure = true;
-    const auto g = sparsegrad::lstsq_backward(A, Vec<float>(B.col(0).cast<float>()), x,
-                                              Vec<float>(dX.col(0).cast<float>()), bwd);
-    CHECK(testing::relative_error(g.B, ref.dB) <
-          100 * cond * std::numeric_limits<float>::epsilon());
+    try {
+      const auto g = sparsegrad::lstsq_backward(A, b, x, dx, solver);
+      const double gerr = testing::relative_error(g.B, ref.dB);
+      std::cout << ", backward: dB error " << gerr << "\n";
+      CHECK(gerr < 10 * eta * cond * cond);
+    } catch (const std::domain_error& e) {
+      std::cout << ", backward refused (cond^2 * eps = " << cond * cond * eps << ")\n";
+      INFO(e.what());
+      CHECK(cond * cond * eps > 1);  // only where the normal equations are singular in float
+    }
   }
 }
 

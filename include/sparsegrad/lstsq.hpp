@@ -285,6 +285,21 @@ auto assemble_gradients(const AType& A, const Operator& op, const BackwardInputs
     if (with_null) value += Vt.col(j).dot(Wt.col(i));
     return value;
   });
+  // Finite inputs can still give a gradient beyond the range of Scalar (|dB||X| or |r||H|
+  // overflowing): refuse it rather than return Inf or NaN.
+  auto require_representable = [](const char* what, const Scalar& v, Eigen::Index i,
+                                  Eigen::Index j) {
+    if (!is_finite(v))
+      throw_domain("lstsq_backward", "B, X and dX", "a gradient representable in the scalar type",
+                   concat(what, " = ", v, " at (", i, ", ", j,
+                          "): products of B, X and dX overflow; rescale the problem"));
+  };
+  for_each_entry(gradA, [&](Eigen::Index, Eigen::Index i, Eigen::Index j, const Scalar& v) {
+    require_representable("dL/dA", v, i, j);
+  });
+  for (Eigen::Index j = 0; j < t.dB.cols(); ++j)
+    for (Eigen::Index i = 0; i < t.dB.rows(); ++i) require_representable("dL/dB", t.dB(i, j), i, j);
+  require_representable("dL/ddamp", Scalar(t.ddamp), 0, 0);
   using GradB = solution_t<BDerived>;
   return LstsqGrads<decltype(gradA), GradB, Real>{std::move(gradA),
                                                   shape_like<GradB>(std::move(t.dB)), t.ddamp};
