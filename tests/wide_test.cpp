@@ -145,3 +145,20 @@ TEST_CASE("a shipped real matrix, transposed to wide, differentiates at default 
   CHECK(relative_error(stored_values(g.A), values_at_pattern(A, ref.dA)) <= 1e-8);
   CHECK_NOTHROW(sparsegrad::lstsq_backward(A, b, sparsegrad::lstsq(A, b), dX));
 }
+
+TEST_CASE("an ill-conditioned wide matrix is not mistaken for a rank-deficient one",
+          "[wide][rank]") {
+  // illc1033 transposed: 320 x 1033, κ = 1.9e4; the residual of the probe solve with AAᵀ
+  // stagnates near ε·κ² ≈ 1e-8, far above ε but far below a rank-deficient A's O(1/sqrt(m)).
+  const Csr<double> A = Csr<double>(load_matrix("illc1033.mtx").transpose());
+  const Dense<double> b = generated_rhs(A.rows());
+  const Dense<double> dX = random_dense<double>(A.cols(), 1, 5);
+  auto opt = tight<double>();
+  opt.maxiter = 100000;
+  sparsegrad::Lsmr<double> solver(opt);
+  const Dense<double> X = sparsegrad::lstsq(A, b, solver);
+  const auto g = sparsegrad::lstsq_backward(A, b, X, dX, solver);
+  const auto ref = dense_gradient<double>(dense(A), b, dX, 0);
+  CHECK(relative_error(g.B, ref.dB) <= 1e-6);
+  CHECK(relative_error(stored_values(g.A), values_at_pattern(A, ref.dA)) <= 1e-6);
+}
