@@ -334,6 +334,53 @@ TEST_CASE("petsc::Lsmr::solve_normal (CRAIG on the distributed A) gives one-solv
   CHECK(relative_error(H, serial.solve_normal(Aref, dX)) <= 1e-10);
 }
 
+TEST_CASE("petsc: damped forward and backward, tall and wide, against the dense formula",
+          "[petsc]") {
+  const double lambda = 0.5;
+  for (auto [m, n] : {std::pair<Eigen::Index, Eigen::Index>{90, 30}, {30, 90}}) {
+    INFO(m << " x " << n);
+    const Csr<double> Aref = banded(m, n, 2);
+    const Dense<double> Ad = testing::dense(Aref);
+    const Dense<double> B = testing::random_dense<double>(m, 2, 61);
+    const Dense<double> dX = testing::random_dense<double>(n, 2, 62);
+    // Dense reference: N = AᵀA + λ²I, X = N⁻¹AᵀB, H = N⁻¹dX, dB = A H, dA = −dB Xᵀ − r Hᵀ,
+    // dλ = −2λ Σ X∘H; and a central difference of L(λ) = Σ dX∘X(λ) for dλ.
+    auto solve_x = [&](double l) -> Dense<double> {
+      const Dense<double> N = Ad.transpose() * Ad + l * l * Dense<double>::Identity(n, n);
+      return N.ldlt().solve(Ad.transpose() * B);
+    };
+    const Dense<double> N = Ad.transpose() * Ad + lambda * lambda * Dense<double>::Identity(n, n);
+    const Dense<double> X_ref = solve_x(lambda), H_ref = N.ldlt().solve(dX);
+    const Dense<double> dB_ref = Ad * H_ref;
+    const Dense<double> dA_dense =
+        -dB_ref * X_ref.transpose() - (Ad * X_ref - B) * H_ref.transpose();
+    Csr<double> dA_ref = Aref;
+    for (Eigen::Index i = 0; i < dA_ref.outerSize(); ++i)
+      for (Csr<double>::InnerIterator it(dA_ref, i); it; ++it)
+        it.valueRef() = dA_dense(it.row(), it.col());
+    const double ddamp_ref = -2 * lambda * (X_ref.array() * H_ref.array()).sum();
+    const double h = 1e-5;
+    const double ddamp_fd = ((dX.array() * solve_x(lambda + h).array()).sum() -
+                             (dX.array() * solve_x(lambda - h).array()).sum()) /
+                            (2 * h);
+
+    const sp::Matrix A = distributed(Aref);
+    auto opt = tight();
+    opt.damp = lambda;
+    sp::Lsmr solver(opt);
+    const sp::VecBlock X = sp::lstsq(A, to_block(A, B, false), solver);
+    CHECK(relative_error(X, X_ref) <= 1e-10);
+    const sp::LstsqGrads g =
+        sp::lstsq_backward(A, to_block(A, B, false), X, to_block(A, dX, true), solver);
+    CHECK(relative_error(g.B, dB_ref) <= 1e-10);
+    CHECK(relative_error(g.A, dA_ref) <= 1e-10);
+    CHECK(std::abs(g.damp - ddamp_ref) <= 1e-10 * std::abs(ddamp_ref));
+    CHECK(std::abs(g.damp - ddamp_fd) <= 1e-6 * std::abs(ddamp_fd));
+    // Every rank holds the same dλ (a global reduction).
+    CHECK(global_max(g.damp) == -global_max(-g.damp));
+  }
+}
+
 TEST_CASE("no rank stores more than its rows of A plus the ghost entries of X and H it needs",
           "[petsc]") {
   const Eigen::Index m = 1200, n = 400;

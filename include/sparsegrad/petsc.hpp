@@ -746,7 +746,7 @@ class LocalArrays {
 struct LstsqGrads {
   Matrix A;            ///< dL/dA: A's layout and nonzero pattern, values on each rank's own rows
   VecBlock B;          ///< dL/dB: distributed like B
-  PetscReal damp = 0;  ///< dL/dλ; 0 (undamped)
+  PetscReal damp = 0;  ///< dL/dλ (λ = petsc::Lsmr's options.damp); 0 when undamped
   /// Ghosts: the columns of this rank's rows owned by other ranks, whose entries of X and H
   /// (per right-hand side) this rank fetched; all it stores beyond its own rows.
   PetscInt ghosts = 0;
@@ -774,41 +774,42 @@ inline Vector lstsq(Mat A, Vec b) {
   return lstsq(A, b, Lsmr{});
 }
 
-/// Reverse mode of petsc::lstsq (the serial lstsq_backward's math and checks, distributed): for
-/// tall A of full column rank, dB = (Aᵀ)⁺dX, H = A⁺dB and dA_ij = −dB_i·X_j − r_i·H_j on A's
-/// nonzeros, r = AX − B. The transposed solve is solver.solve_adjoint if it has one (Lsmr,
-/// KspLsqr), else petsc::Lsmr's; then H = solver(A, dB). solve_normal(A, dX) -> H, if present,
-/// replaces both (dB = A·H). Throws std::domain_error for wide or rank-deficient A. Collective.
+/// Reverse mode of petsc::lstsq (the serial lstsq_backward's math and checks, distributed):
+/// H = (AᵀA + λ²I)⁻¹dX, dB = A H and dA_ij = −dB_i·X_j − r_i·H_j on A's nonzeros, r = AX − B,
+/// dλ = −2λ Σ X∘H. With solve_normal (petsc::Lsmr: CRAIG) that is one solve, damped or not;
+/// otherwise (undamped only) the seed's two: dB = solver.solve_adjoint(A, dX) if it has one
+/// (KspLsqr), else petsc::Lsmr's, then H = solver(A, dB). Undamped, A must be tall or square
+/// of full column rank, else std::domain_error. Collective.
 template <class Solver>
 LstsqGrads lstsq_backward(Mat A, const VecBlock& B, const VecBlock& X, const VecBlock& dX,
                           Solver&& solver) {
   using detail::check;
   constexpr const char* where = "petsc::lstsq_backward";
+  using SolverType = std::decay_t<Solver>;
+  // λ: petsc::Lsmr's options.damp; a damped problem needs solve_normal ((AᵀA + λ²I)⁻¹).
+  PetscReal damp = 0;
+  if constexpr (std::is_same<SolverType, Lsmr>::value) damp = solver.options.damp;
   const detail::Layout L(A);
-  if (L.m < L.n)
-    sparsegrad::detail::throw_domain(where, "A", "a tall or square matrix (rows >= cols)",
-                                     sparsegrad::detail::shape_string(L.m, L.n));
+  if (damp == 0 && L.m < L.n)
+    sparsegrad::detail::throw_domain(
+        where, "A", "a tall or square matrix (rows >= cols), or damping (solver.options.damp > 0)",
+        sparsegrad::detail::shape_string(L.m, L.n));
   const Eigen::Index k = B.size();
   detail::require_block(where, "B", A, B, false, k);
   detail::require_block(where, "X", A, X, true, k);
   detail::require_block(where, "dX", A, dX, true, k);
-  if constexpr (std::is_same<std::decay_t<Solver>, Lsmr>::value) {
-    if (solver.options.damp != 0)
-      sparsegrad::detail::throw_invalid(where, "solver.options.damp",
-                                        "0 (the damped backward pass is not available)",
-                                        detail::concat(solver.options.damp));
-  }
 
   LstsqGrads g;
   VecBlock H;
-  using SolverType = std::decay_t<Solver>;
   if constexpr (detail::has_solve_normal<SolverType>::value) {
+    // One solve: H = (AᵀA + λ²I)⁻¹dX, dB = A H.
     H = detail::checked_solve(
         where, "solver's solve_normal", [&]() -> VecBlock { return solver.solve_normal(A, dX); }, A,
         true, k);
     g.B = VecBlock(k);
     MatOperator(A).apply({&H, k}, {&g.B, k});
   } else {
+    // The seed's two solves: dB = (Aᵀ)⁺dX, then H = A⁺dB.
     Lsmr fallback;
     g.B = detail::checked_solve(
         where, "transpose solver",
@@ -820,10 +821,17 @@ LstsqGrads lstsq_backward(Mat A, const VecBlock& B, const VecBlock& X, const Vec
         },
         A, false, k);
   }
-  detail::require_consistent_adjoint(where, A, g.B, dX, detail::tolerances(solver));
+  // Undamped, AᵀdB = dX must be consistent (full column rank); damped, AᵀdB = dX − λ²H.
+  if (damp == 0) detail::require_consistent_adjoint(where, A, g.B, dX, detail::tolerances(solver));
   if constexpr (!detail::has_solve_normal<SolverType>::value)
     H = detail::checked_solve(
         where, "solver", [&]() -> VecBlock { return solver(A, g.B); }, A, true, k);
+  // dL/dλ = −2λ Σ X ∘ H (global dots).
+  for (Eigen::Index c = 0; c < k && damp != 0; ++c) {
+    PetscScalar dot = 0;
+    check(VecDot(H[c], X[c], &dot), "VecDot");
+    g.damp -= 2 * damp * dot;
+  }
 
   // r = AX − B on this rank's rows.
   VecBlock R(k);
