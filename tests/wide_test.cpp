@@ -2,6 +2,7 @@
 // null-space term, against the dense Golub–Pereyra formula (pseudo-inverse by COD) and central
 // finite differences; rank-deficient wide A throws std::domain_error.
 #include <catch2/catch.hpp>
+#include <sparsegrad/direct.hpp>
 #include <sparsegrad/gradcheck.hpp>
 #include <sparsegrad/lstsq.hpp>
 #include <tuple>
@@ -161,4 +162,24 @@ TEST_CASE("an ill-conditioned wide matrix is not mistaken for a rank-deficient o
   const auto ref = dense_gradient<double>(dense(A), b, dX, 0);
   CHECK(relative_error(g.B, ref.dB) <= 1e-6);
   CHECK(relative_error(stored_values(g.A), values_at_pattern(A, ref.dA)) <= 1e-6);
+}
+
+TEST_CASE("a direct solver's solve_normal gives the wide gradient through an explicit A^T",
+          "[wide][direct]") {
+  const auto A = wide<double>(30, 70, 23);
+  const Dense<double> B = random_dense<double>(30, 2, 1), dX = random_dense<double>(70, 2, 2);
+  sparsegrad::Lsmr<double> lsmr(tight<double>());
+  const Dense<double> X = sparsegrad::lstsq(A, B, lsmr);  // QR refuses a wide forward problem
+  sparsegrad::SparseQR<double> qr;
+  const auto g = sparsegrad::lstsq_backward(A, B, X, dX, qr);
+  const auto ref = dense_gradient<double>(dense(A), B, dX, 0);
+  CHECK(relative_error(g.B, ref.dB) <= 1e-8);
+  CHECK(relative_error(stored_values(g.A), values_at_pattern(A, ref.dA)) <= 1e-8);
+  // rank-deficient rows: the factorization's rank report becomes a row-rank domain_error
+  Dense<double> Ad = dense(A);
+  Ad.row(5) = 2 * Ad.row(9);
+  const Csr<double> R = Ad.sparseView();
+  const Dense<double> XR = sparsegrad::lstsq(R, B, lsmr);
+  CHECK_THROWS_WITH(sparsegrad::lstsq_backward(R, B, XR, dX, qr),
+                    Catch::Contains("argument 'A'") && Catch::Contains("full row rank"));
 }
