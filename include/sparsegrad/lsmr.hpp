@@ -126,6 +126,8 @@ struct LsmrOptions {
   /// A user right preconditioner M (n x n), with the same rules as column_scaling (at most one of
   /// the two). With x0, LSMR solves for the correction: min ‖A M y − (b − A x0)‖, x = x0 + M y,
   /// so btol applies to ‖b − A x0‖. Ignored by solve_adjoint and solve_normal. Default none.
+  /// With either, the diagnostics normar, norma and conda (and the callback's values) are those
+  /// of the preconditioned problem (A M, y); normr is ‖b − A x‖ and LsmrStats::normx is ‖x‖.
   std::shared_ptr<const Preconditioner<Scalar>> preconditioner;
 
   /// Throws std::invalid_argument naming the option that is out of range.
