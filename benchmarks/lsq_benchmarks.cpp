@@ -68,7 +68,7 @@ int max_itn(const std::vector<int>& itn) {
 }
 
 void products(benchmark::State& state, std::string name, int threads, Eigen::Index k,
-              sparsegrad::TransposedProduct how = sparsegrad::TransposedProduct::automatic) {
+              sparsegrad::TransposedProduct how) {
   set_threads(threads);
   const auto& A = problem<double>(name);
   const auto op = sparsegrad::make_operator(A, how);
@@ -180,12 +180,15 @@ int main(int argc, char** argv) {
     if (only_one) b->Iterations(1);
     return b;
   };
+  const auto automatic = sparsegrad::TransposedProduct::automatic;
   for (const auto& p : problems_from_env()) {
     configure(benchmark::RegisterBenchmark(("transposed_copy/" + p).c_str(), transposed_copy, p));
     for (int t : {1, 2}) {
       const std::string s = p + "/" + std::to_string(t);
-      configure(benchmark::RegisterBenchmark(("products/" + s).c_str(), products, p, t, 1));
-      configure(benchmark::RegisterBenchmark(("products8/" + s).c_str(), products, p, t, 8));
+      configure(
+          benchmark::RegisterBenchmark(("products/" + s).c_str(), products, p, t, 1, automatic));
+      configure(
+          benchmark::RegisterBenchmark(("products8/" + s).c_str(), products, p, t, 8, automatic));
       // Aᵀu by the transposed copy (gather) versus by a scatter over A, same thread count.
       configure(benchmark::RegisterBenchmark(("products_copy/" + s).c_str(), products, p, t, 1,
                                              sparsegrad::TransposedProduct::copy));

@@ -38,6 +38,9 @@ def run_child(cmd, env):
 
 def cpp_side(bench, problem, smoke):
     env = dict(os.environ, SPARSEGRAD_BENCH_PROBLEMS=problem)
+    # Idle OpenMP threads sleep instead of spinning: on a shared machine spinning threads take
+    # the core from the thread doing the work (5x slower products at load 5 on 2 cores).
+    env.setdefault("OMP_WAIT_POLICY", "passive")
     cmd = [bench, "--benchmark_format=json"]
     if smoke:
         env["SPARSEGRAD_BENCH_ONCE"] = "1"
@@ -137,7 +140,7 @@ def publish(rows, stamp, machine, args, results):
         "kernels are serial. Speed-up = scipy time ÷ sparsegrad time. k = 8 in scipy is 8 lsmr calls "
         "(the seed's loop). iter ÷ (Av+Aᵀu) = marginal time of one LSMR iteration ÷ time of one A·v "
         "plus one Aᵀ·u in the same run. backward = `lstsq_backward` with default options "
-        "(one CRAIG solve), in brackets the seed's two LSMR solves.",
+        "(one CRAIG solve), in brackets the seed's two LSMR solves. OMP_WAIT_POLICY=passive.",
         "",
         "| problem | m × n | nnz | itn (sg / scipy) | iter ÷ (Av+Aᵀu) t1 / t2 | forward k=1 t1 / t2 | scipy k=1 | "
         "speed-up t1 / t2 | forward k=8 t1 / t2 | scipy k=8 | speed-up k=8 t1 / t2 | k=8 ÷ k=1 (t1) | "

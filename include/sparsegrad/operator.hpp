@@ -187,22 +187,37 @@ void gather_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index 
 }
 
 /// Scatter: Y(inner_e, c) += op(value_e) X(o, c) for outer o in increasing order, with Y set to
-/// 0 first. X is outer_size x k (ldx), Y inner_size x k (ldy). Serial.
+/// 0 first. X is outer_size x k (ldx), Y inner_size x k (ldy). Serial. For k > 1, `work` holds
+/// (outer_size + inner_size) * k scalars: X and Y are interleaved so that A is read once.
 template <bool Conj, class Scalar, class StorageIndex>
 void scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index inner_size,
-                     const Scalar* X, Eigen::Index ldx, Eigen::Index k, Scalar* Y,
-                     Eigen::Index ldy) {
+                     const Scalar* X, Eigen::Index ldx, Eigen::Index k, Scalar* Y, Eigen::Index ldy,
+                     Scalar* work) {
   using Index = Eigen::Index;
-  for (Index c = 0; c < k; ++c) {
-    Scalar* y = Y + c * ldy;
-    const Scalar* x = X + c * ldx;
-    std::fill(y, y + inner_size, Scalar(0));
+  if (k == 1) {
+    std::fill(Y, Y + inner_size, Scalar(0));
     for (Index o = 0; o < S.outer_size; ++o) {
-      const Scalar xo = x[o];
+      const Scalar xo = X[o];
       for (Index e = S.begin(o); e < S.end(o); ++e)
-        y[S.inner[e]] += maybe_conj<Conj>(S.values[e]) * xo;
+        Y[S.inner[e]] += maybe_conj<Conj>(S.values[e]) * xo;
+    }
+    return;
+  }
+  Scalar* xw = work;
+  Scalar* yw = work + S.outer_size * k;
+  for (Index o = 0; o < S.outer_size; ++o)
+    for (Index c = 0; c < k; ++c) xw[o * k + c] = X[o + c * ldx];
+  std::fill(yw, yw + inner_size * k, Scalar(0));
+  for (Index o = 0; o < S.outer_size; ++o) {
+    const Scalar* x = xw + o * k;
+    for (Index e = S.begin(o); e < S.end(o); ++e) {
+      const Scalar a = maybe_conj<Conj>(S.values[e]);
+      Scalar* y = yw + static_cast<Index>(S.inner[e]) * k;
+      for (Index c = 0; c < k; ++c) y[c] += a * x[c];
     }
   }
+  for (Index c = 0; c < k; ++c)
+    for (Index i = 0; i < inner_size; ++i) Y[i + c * ldy] = yw[i * k + c];
 }
 
 template <class Out>
@@ -291,7 +306,8 @@ class CompressedOperatorBase {
                               Y.outerStride(), workspace(T.innerSize() * k));
     } else {
       scatter_product<Adjoint>(view_of(A), A.innerSize(), X.data(), X.outerStride(), k, Y.data(),
-                               Y.outerStride());
+                               Y.outerStride(),
+                               k > 1 ? workspace((A.outerSize() + A.innerSize()) * k) : nullptr);
     }
   }
 
