@@ -166,16 +166,21 @@ GradcheckResult gradcheck(const AType& A, const Eigen::MatrixBase<BDerived>& B,
       result.max_rel_error = e.rel_error, result.max_rel_where = e.where;
     result.entries.push_back(std::move(e));
   };
-  // Central difference of f along direction `unit` (1 or i) at value v.
+  // Central difference of f along direction `unit` (1 or i) at value v, divided by the steps
+  // actually taken (v ± h rounds in Scalar's precision).
   auto central = [&](Scalar& v, Scalar unit, auto&& f) {
     const Scalar saved = v;
     const double h = step * std::max(1.0, std::abs(detail::to_complex(saved)));
+    auto along = [&](const Scalar& d) {
+      const std::complex<double> z = detail::to_complex(d) * std::conj(detail::to_complex(unit));
+      return z.real();
+    };
     v = saved + Scalar(Real(h)) * unit;
-    const double plus = f();
+    const double up = along(v - saved), plus = f();
     v = saved - Scalar(Real(h)) * unit;
-    const double minus = f();
+    const double down = along(saved - v), minus = f();
     v = saved;
-    return (plus - minus) / (2 * h);
+    return (plus - minus) / (up + down);
   };
   auto both_axes = [&](Scalar& v, auto&& f) {
     std::complex<double> d(central(v, Scalar(1), f), 0);
