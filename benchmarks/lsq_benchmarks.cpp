@@ -163,7 +163,8 @@ void backward(benchmark::State& state, std::string name, int threads, Eigen::Ind
 
 std::vector<std::string> problems_from_env() {
   const char* env = std::getenv("SPARSEGRAD_BENCH_PROBLEMS");
-  std::string list = env ? env : "well1033,well1850,Franz6_id1959_aug,gen_1e5,gen_1e6,gen_1e7";
+  std::string list =
+      env ? env : "well1033,well1850,Franz6_id1959_aug,gen_1e5,gen_1e6,gen_1e6_dense,gen_1e7";
   std::vector<std::string> out;
   std::stringstream ss(list);
   for (std::string item; std::getline(ss, item, ',');)

@@ -25,6 +25,7 @@ inline const std::vector<Generated>& generated_problems() {
       {"gen_smoke", 2000, 200, 5},
       {"gen_1e5", 20000, 2000, 5},
       {"gen_1e6", 200000, 20000, 5},
+      {"gen_1e6_dense", 20000, 2000, 50},  // 50 nonzeros per row: products dominate the vector work
       {"gen_1e7", 1000000, 100000, 10},
   };
   return list;

@@ -21,7 +21,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, ".."))
 RESULTS = os.path.join(HERE, "results")
-DEFAULT = "well1033,well1850,Franz6_id1959_aug,gen_1e5,gen_1e6,gen_1e7"
+DEFAULT = "well1033,well1850,Franz6_id1959_aug,gen_1e5,gen_1e6,gen_1e6_dense,gen_1e7"
 
 
 def run_child(cmd, env):
@@ -172,6 +172,7 @@ def publish(rows, stamp, machine, args, results):
                 f"| {r['problem']} | {r['nnz']:,} | {fmt_t(r['copy_1'])} | {fmt_t(r['scatter_1'])} | "
                 f"{fmt_t(r['copy_2'])} | {fmt_t(r['scatter_2'])} | {fmt_t(r['make_copy'])} | "
                 f"{extra:.1f} MB |")
+    lines += ["", "Targets of the speed issue, checked on this run:", ""] + targets(rows)
     table = "\n".join(lines)
     print(table)
 
@@ -191,6 +192,34 @@ def publish(rows, stamp, machine, args, results):
             text = head + begin + "\n" + table + "\n\n![time vs nnz](benchmarks/results/time_vs_nnz.png)\n" + end + tail
             open(readme, "w").write(text)
             print("report: README.md table updated", file=sys.stderr)
+
+
+def targets(rows):
+    def check(label, goal, values, ok):
+        shown = ", ".join(f"{name} {v:.2f}" for name, v in values)
+        met = all(ok(v) for _, v in values)
+        return f"| {label} | {goal} | {shown} | {'met' if met else '**missed**'} |"
+    big = [r for r in rows if r["nnz"] >= 1e5]
+    small = [r for r in rows if r["nnz"] <= 1e5]
+    out = ["| target | goal | measured | |", "|---|---|---|---|"]
+    out.append(check("LSMR iteration ÷ (A·v + Aᵀ·u), nnz ≥ 1e5, 1 thread", "≤ 1.25",
+                     [(r["problem"], r["iter_ratio_1"]) for r in big], lambda v: v <= 1.25))
+    out.append(check("same, 2 threads", "≤ 1.25",
+                     [(r["problem"], r["iter_ratio_2"]) for r in big], lambda v: v <= 1.25))
+    out.append(check("speed-up vs scipy, k = 1, nnz ≤ 1e5 (best of 1/2 threads)", "≥ 3",
+                     [(r["problem"], r["scipy_fwd"] / min(r["fwd_1"], r["fwd_2"])) for r in small],
+                     lambda v: v >= 3))
+    out.append(check("speed-up vs scipy, k = 8 (best of 1/2 threads)", "≥ 3",
+                     [(r["problem"], r["scipy_fwd8"] / min(r["fwd8_1"], r["fwd8_2"])) for r in rows],
+                     lambda v: v >= 3))
+    out.append(check("speed-up vs scipy, k = 1, nnz > 1e5, 2 threads", "≥ 1.5",
+                     [(r["problem"], r["scipy_fwd"] / r["fwd_2"]) for r in rows if r["nnz"] > 1e5],
+                     lambda v: v >= 1.5))
+    out.append(check("backward ÷ forward (1 thread)", "≤ 1.0",
+                     [(r["problem"], r["bwd_1"] / r["fwd_1"]) for r in rows], lambda v: v <= 1.0))
+    out.append(check("block k = 8 ÷ k = 1 (1 thread)", "≤ 3",
+                     [(r["problem"], r["fwd8_1"] / r["fwd_1"]) for r in rows], lambda v: v <= 3))
+    return out
 
 
 def plot(rows, path, stamp):
