@@ -80,7 +80,8 @@ TEST_CASE("Direct solvers agree with the dense references on the real matrices",
 }
 
 TEST_CASE("Direct solvers in float on the well-conditioned real matrices", "[direct]") {
-  for (const auto& name : {"ash219.mtx", "lp_afiro_T.mtx", "well1033.mtx", "well1850.mtx"}) {
+  // well1850 is left to double: its dense reference dominates the sanitizer build's time.
+  for (const auto& name : {"ash219.mtx", "lp_afiro_T.mtx", "well1033.mtx"}) {
     INFO(name);
     const auto p = real_problem<float>(name);
     SparseQR<float> qr;
