@@ -16,7 +16,15 @@
 
 using namespace testing;
 
-// Counts every allocation made through operator new while `counting` is set.
+// Counts every allocation made through operator new while `counting` is set. Not under
+// AddressSanitizer, whose own operator new would pair with this free (the Release suite runs it).
+#if defined(__SANITIZE_ADDRESS__)
+#define SPARSEGRAD_COUNT_ALLOCATIONS 0
+#else
+#define SPARSEGRAD_COUNT_ALLOCATIONS 1
+#endif
+
+#if SPARSEGRAD_COUNT_ALLOCATIONS
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<long> allocations{0};
@@ -35,7 +43,6 @@ void operator delete(void* p, std::size_t) noexcept {
 }
 
 namespace {
-
 template <class F>
 long allocations_during(F&& f) {
   allocations = 0;
@@ -44,6 +51,10 @@ long allocations_during(F&& f) {
   counting = false;
   return allocations;
 }
+}  // namespace
+#endif
+
+namespace {
 
 /// Checks that column j of a block run equals a separate run on column j.
 template <class AType, class Scalar>
@@ -186,6 +197,7 @@ TEMPLATE_TEST_CASE("sparse kernels: same bits as Eigen's products, any k, any th
 #endif
 }
 
+#if SPARSEGRAD_COUNT_ALLOCATIONS
 TEST_CASE("no allocation inside the LSMR and CRAIG iteration loops", "[block][allocation]") {
   const auto A = load_matrix<double>("illc1033.mtx");  // needs hundreds of iterations
   const Dense<double> B = random_dense<double>(A.rows(), 3, 151);
@@ -212,3 +224,4 @@ TEST_CASE("no allocation inside the LSMR and CRAIG iteration loops", "[block][al
   CHECK(count(5, true) == count(60, true));
   CHECK(count(5, true) > 0);  // the counter works
 }
+#endif
