@@ -1114,4 +1114,10 @@ TEST_CASE("Matrix Market: untrusted sizes and out-of-range values are argument e
                     Catch::Contains("expected a value within the range of the scalar type"));
   std::istringstream fine("%%MatrixMarket matrix coordinate real general\n2 2 1\n1 2 1e300\n");
   CHECK(sparsegrad::read_matrix_market<double>(fine).values[0] == 1e300);
+  // Found by fuzz_matrix_market: a symmetric 3 x 4 file mirrored (1, 4) to row index 3 of 3.
+  std::istringstream wide_symmetric(
+      "%%MatrixMarket matrix coordinate real symmetric\n3 4 1\n1 4 2.5\n");
+  CHECK_THROWS_WITH(sparsegrad::read_matrix_market<double>(wide_symmetric),
+                    Catch::Contains("expected a square matrix for symmetry 'symmetric'") &&
+                        Catch::Contains("got 3x4"));
 }

@@ -121,6 +121,10 @@ CooMatrix<Scalar, StorageIndex> read_matrix_market(std::istream& in) {
   std::vector<StorageIndex> row, col;
   std::vector<Scalar> values;
   const bool mirrored = h.symmetry != "general";
+  // A mirrored entry (j, i) is only in range for a square matrix (found by fuzz_matrix_market).
+  if (mirrored && rows != cols)
+    detail::throw_mm(concat("a square matrix for symmetry '", h.symmetry, "'"),
+                     concat(rows, "x", cols), line_no);
   // The entry count is untrusted: reserve at most what a few MB hold.
   const auto reserve = static_cast<std::size_t>(std::min<long long>(entries, 1 << 20));
   row.reserve(reserve), col.reserve(reserve), values.reserve(reserve);
