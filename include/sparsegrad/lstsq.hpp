@@ -224,6 +224,35 @@ void require_consistent_adjoint(const char* where, const Operator& op, Real norm
                          "full column rank (the transposed system A^T dB = dX consistent)", "dX");
 }
 
+template <class S, class = void>
+struct has_last_stats : std::false_type {};
+template <class S>
+struct has_last_stats<S, std::void_t<decltype(std::declval<const S&>().last().converged())>>
+    : std::true_type {};
+
+/// Runs a rank check after a solve. When it fails and the solver reports that it did not
+/// converge (possible with throw_on_failure = false), a large residual says nothing about the
+/// rank: throw convergence_error with the solve's diagnostics instead of blaming A.
+template <class Solver, class Check>
+void rank_check_after_solve(const char* where, const Solver& solver, Check&& check) {
+  try {
+    check();
+  } catch (const std::domain_error& e) {
+    if constexpr (has_last_stats<Solver>::value) {
+      const auto& last = solver.last();
+      if (!last.converged())
+        throw convergence_error(
+            concat("sparsegrad: ", where, ": the backward solve did not converge (",
+                   last.failure_summary(),
+                   "), so its residual cannot tell a rank-deficient A from an unconverged solve; "
+                   "raise options.maxiter. The rank check reported: ",
+                   e.what()),
+            last.diagnostics());
+    }
+    throw;
+  }
+}
+
 /// A fixed, deterministic vector of length m with no structure, to probe whether A y = g is
 /// consistent: for a wide A that is rank-deficient it lies outside range(A) (except on a set of
 /// measure zero), for full row rank A y = g always has a solution.
@@ -508,8 +537,10 @@ auto lstsq_backward(const AType& A, const Eigen::MatrixBase<BDerived>& B,
           [&]() -> decltype(auto) { return solver.solve_normal(A, in.dX); }, n, k);
       op.apply(t.H, t.dB);
       if (damp == 0)
-        detail::require_consistent_adjoint(where, op, normA, t.dB, in.dX, Real(tol.first),
-                                           Real(tol.second));
+        detail::rank_check_after_solve(where, solver, [&] {
+          detail::require_consistent_adjoint(where, op, normA, t.dB, in.dX, Real(tol.first),
+                                             Real(tol.second));
+        });
       else
         t.ddamp = -2 * damp * Eigen::numext::real(t.H.cwiseProduct(in.X.conjugate()).sum());
     } else {
@@ -526,8 +557,10 @@ auto lstsq_backward(const AType& A, const Eigen::MatrixBase<BDerived>& B,
         G << AdX, in.B;
       const Matrix Y = detail::solve_row_normal<Scalar>(where, A, op, solver, G);
       if (damp == 0)
-        detail::require_full_row_rank(where, op, normA, Matrix(Y.rightCols(1)),
-                                      Matrix(G.rightCols(1)), Real(tol.first), Real(tol.second));
+        detail::rank_check_after_solve(where, solver, [&] {
+          detail::require_full_row_rank(where, op, normA, Matrix(Y.rightCols(1)),
+                                        Matrix(G.rightCols(1)), Real(tol.first), Real(tol.second));
+        });
       t.dB = Y.leftCols(k);
       t.W = Y.middleCols(k, k);
       t.V.resize(n, k);
