@@ -153,28 +153,18 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
   Index active = k;
   int itn = 0;
   auto compact = [&]() {
-    Index kept = 0;
-    for (Index p = 0; p < active; ++p) {
-      auto& c = state[static_cast<std::size_t>(p)];
-      if (c.done) {
-        const auto id = static_cast<std::size_t>(c.id);
-        stats.istop[id] = c.istop;
-        stats.itn[id] = itn;
-        stats.normr[id] = c.normr;
-        stats.normar[id] = c.normar;
-        stats.norma[id] = c.normM;
-        stats.conda[id] = c.cond;
-        stats.normx[id] = Space::norm(H, c.id);
-        continue;
-      }
-      if (kept != p) {
-        state[static_cast<std::size_t>(kept)] = c;
-        for (Block* W : {&U, &P, &V}) Space::copy(*W, kept, *W, p);
-        if (damped) Space::copy(Vs, kept, Vs, p);
-      }
-      ++kept;
-    }
-    active = kept;
+    active = compact_columns<Space>(state, active,
+                                    [&](const auto& c) {
+                                      const auto id = static_cast<std::size_t>(c.id);
+                                      stats.istop[id] = c.istop;
+                                      stats.itn[id] = itn;
+                                      stats.normr[id] = c.normr;
+                                      stats.normar[id] = c.normar;
+                                      stats.norma[id] = c.normM;
+                                      stats.conda[id] = c.cond;
+                                      stats.normx[id] = Space::norm(H, c.id);
+                                    },
+                                    {&U, &P, &V, damped ? &Vs : nullptr});
   };
   compact();
 

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -260,6 +261,30 @@ template <class Options>
 struct has_lsmr_callback<Options, std::void_t<decltype(std::declval<const Options&>().callback)>>
     : std::true_type {};
 
+/// Column compaction shared by the block Krylov kernels: hands the state of every finished
+/// column to `record`, moves the running ones (their state and their vectors in `blocks`; null
+/// entries are skipped) to the front, and returns how many still run. A stopped column thus
+/// costs nothing more, and each running column keeps exactly the arithmetic of a separate run.
+template <class Space, class State, class Record>
+Eigen::Index compact_columns(std::vector<State>& state, Eigen::Index active, Record&& record,
+                             std::initializer_list<typename Space::Block*> blocks) {
+  Eigen::Index kept = 0;
+  for (Eigen::Index p = 0; p < active; ++p) {
+    State& c = state[static_cast<std::size_t>(p)];
+    if (c.done) {
+      record(c);
+      continue;
+    }
+    if (kept != p) {
+      state[static_cast<std::size_t>(kept)] = c;
+      for (auto* W : blocks)
+        if (W) Space::copy(*W, kept, *W, p);
+    }
+    ++kept;
+  }
+  return kept;
+}
+
 /// LSMR on k right-hand sides at once. `X` receives the n x k solution; `stats` the
 /// diagnostics. `X0` may be null (start from zero). Never throws for numerical outcomes.
 template <class Space, class Operator, class Options>
@@ -327,27 +352,18 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
   Index active = k;
   int itn = 0;
   auto compact = [&]() {
-    Index kept = 0;
-    for (Index p = 0; p < active; ++p) {
-      auto& c = state[static_cast<std::size_t>(p)];
-      if (c.done) {
-        const auto id = static_cast<std::size_t>(c.id);
-        stats.istop[id] = c.istop;
-        stats.itn[id] = itn;
-        stats.normr[id] = c.normr;
-        stats.normar[id] = c.normar;
-        stats.norma[id] = c.normA;
-        stats.conda[id] = c.condA;
-        stats.normx[id] = c.normx;
-        continue;
-      }
-      if (kept != p) {
-        state[static_cast<std::size_t>(kept)] = c;
-        for (Block* W : {&U, &V, &H, &Hbar}) Space::copy(*W, kept, *W, p);
-      }
-      ++kept;
-    }
-    active = kept;
+    active = compact_columns<Space>(state, active,
+                                    [&](const LsmrColumn<Real>& c) {
+                                      const auto id = static_cast<std::size_t>(c.id);
+                                      stats.istop[id] = c.istop;
+                                      stats.itn[id] = itn;
+                                      stats.normr[id] = c.normr;
+                                      stats.normar[id] = c.normar;
+                                      stats.norma[id] = c.normA;
+                                      stats.conda[id] = c.condA;
+                                      stats.normx[id] = c.normx;
+                                    },
+                                    {&U, &V, &H, &Hbar});
   };
   compact();
 
