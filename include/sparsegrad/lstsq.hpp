@@ -37,6 +37,7 @@
 #include "coo.hpp"
 #include "detail/checks.hpp"
 #include "detail/matrix_traits.hpp"
+#include "detail/solver_call.hpp"
 #include "errors.hpp"
 #include "lsmr.hpp"
 #include "operator.hpp"
@@ -82,31 +83,16 @@ struct has_lsmr_options<S, std::void_t<decltype(std::declval<const S&>().options
                                        decltype(std::declval<const S&>().options.btol)>>
     : std::true_type {};
 
-/// Calls a solver functor and checks what it returns. sparsegrad's own exceptions (and the
-/// standard ones of the error table) pass through; any other exception becomes solver_error.
+/// Calls a solver functor (see call_solver) and checks what it returns: shape and finiteness.
 template <class Scalar, class Call>
 DenseMatrix<Scalar> checked_solve(const char* where, const char* what, Call&& call,
                                   Eigen::Index rows, Eigen::Index cols) {
-  DenseMatrix<Scalar> out;
-  try {
-    const auto& result = call();
-    if (result.rows() != rows || result.cols() != cols)
-      throw solver_error(concat("sparsegrad: ", where, ": the ", what, " returned a ",
-                                shape_string(result.rows(), result.cols()), " matrix, expected ",
-                                shape_string(rows, cols)));
-    out = result;
-  } catch (const solver_error&) {
-    throw;
-  } catch (const std::invalid_argument&) {
-    throw;
-  } catch (const std::domain_error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw solver_error(concat("sparsegrad: ", where, ": the ", what, " threw: ", e.what()));
-  } catch (...) {
-    throw solver_error(concat("sparsegrad: ", where, ": the ", what,
-                              " threw an exception not derived from std::exception"));
-  }
+  const auto result = call_solver(where, what, std::forward<Call>(call));
+  if (result.rows() != rows || result.cols() != cols)
+    throw solver_error(concat("sparsegrad: ", where, ": the ", what, " returned a ",
+                              shape_string(result.rows(), result.cols()), " matrix, expected ",
+                              shape_string(rows, cols)));
+  DenseMatrix<Scalar> out = result;
   for (Eigen::Index j = 0; j < out.cols(); ++j)
     for (Eigen::Index i = 0; i < out.rows(); ++i)
       if (!is_finite(out(i, j)))

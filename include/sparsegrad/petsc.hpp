@@ -44,6 +44,7 @@
 #include "coo.hpp"
 #include "craig.hpp"
 #include "detail/checks.hpp"
+#include "detail/solver_call.hpp"
 #include "errors.hpp"
 #include "lsmr.hpp"
 #include "operator.hpp"
@@ -619,18 +620,7 @@ namespace detail {
 template <class Call>
 VecBlock checked_solve(const char* where, const char* what, Call&& call, Mat A, bool domain,
                        Eigen::Index k) {
-  VecBlock out;
-  try {
-    out = call();
-  } catch (const solver_error&) {
-    throw;
-  } catch (const std::invalid_argument&) {
-    throw;
-  } catch (const std::domain_error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw solver_error(concat("sparsegrad: ", where, ": the ", what, " threw: ", e.what()));
-  }
+  VecBlock out = sparsegrad::detail::call_solver(where, what, std::forward<Call>(call));
   try {
     materialize(A, out, domain);
     require_block(where, what, A, out, domain, k);
