@@ -234,24 +234,11 @@ TEST_CASE("very tall and very wide shapes", "[extremes]") {
   }
 }
 
-namespace {
-template <class StorageIndex>
-sparsegrad::CooMatrix<double, StorageIndex> seed_example() {
-  sparsegrad::CooMatrix<double, StorageIndex> A;
-  A.rows = 5, A.cols = 3;
-  A.row.resize(8), A.col.resize(8), A.values.resize(8);
-  A.row << 0, 1, 2, 3, 4, 1, 2, 3;
-  A.col << 0, 0, 0, 0, 1, 1, 1, 2;
-  A.values << 1, 2, 1, 3, 1, 2, 1, 1;
-  return A;
-}
-}  // namespace
-
 TEST_CASE("64-bit StorageIndex: COO, CSR, CSC and Map give the 32-bit results", "[extremes]") {
   using I64 = std::int64_t;
-  const auto A32 = seed_example<int>();
-  const auto A64 = seed_example<I64>();
-  const auto All = seed_example<long long>();
+  const auto A32 = testing::seed_matrix<int>();
+  const auto A64 = testing::seed_matrix<I64>();
+  const auto All = testing::seed_matrix<long long>();
   const Dense<double> B = testing::random_dense<double>(5, 4, 81);
   const Dense<double> dX = testing::random_dense<double>(3, 4, 82);
   const Dense<double> X = sparsegrad::lstsq(A32, B);

@@ -23,17 +23,6 @@ double precision() {
   return std::is_same<Scalar, float>::value ? 1e-3 : 1e-8;
 }
 
-// The seed's docstring example: a 5 x 3 COO matrix.
-sparsegrad::CooMatrix<double> seed_matrix() {
-  sparsegrad::CooMatrix<double> A;
-  A.rows = 5, A.cols = 3;
-  A.row.resize(8), A.col.resize(8), A.values.resize(8);
-  A.row << 0, 1, 2, 3, 4, 1, 2, 3;
-  A.col << 0, 0, 0, 0, 1, 1, 1, 2;
-  A.values << 1, 2, 1, 3, 1, 2, 1, 1;
-  return A;
-}
-
 }  // namespace
 
 TEMPLATE_TEST_CASE("lstsq matches dense QR on random tall and square problems", "[lstsq]", float,

@@ -40,6 +40,18 @@ Dense<Scalar> generated_rhs(Eigen::Index m) {
   return b;
 }
 
+/// The 5 x 3 COO matrix of the seed's docstring example.
+template <class StorageIndex = int>
+sparsegrad::CooMatrix<double, StorageIndex> seed_matrix() {
+  sparsegrad::CooMatrix<double, StorageIndex> A;
+  A.rows = 5, A.cols = 3;
+  A.row.resize(8), A.col.resize(8), A.values.resize(8);
+  A.row << 0, 1, 2, 3, 4, 1, 2, 3;
+  A.col << 0, 0, 0, 0, 1, 1, 1, 2;
+  A.values << 1, 2, 1, 3, 1, 2, 1, 1;
+  return A;
+}
+
 /// Random m x n sparse matrix with about `per_column` entries per column plus one entry on
 /// the "diagonal" (i = j mod m) of weight `diagonal`, which keeps it of full column rank and
 /// well conditioned for m >= n.
