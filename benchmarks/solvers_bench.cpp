@@ -7,12 +7,12 @@
 //   solvers_bench [--benchmark_filter=well1033] [--benchmark_format=json]
 #include <benchmark/benchmark.h>
 
-#include <sparsegrad/direct.hpp>
-#include <sparsegrad/eigen_lscg.hpp>
-#include <sparsegrad/lsmr.hpp>
 #include <sparsegrad/lstsq.hpp>
+#include <sparsegrad/solvers/direct.hpp>
+#include <sparsegrad/solvers/eigen_lscg.hpp>
+#include <sparsegrad/solvers/lsmr.hpp>
 #ifdef SPARSEGRAD_HAS_SUITESPARSE
-#include <sparsegrad/suitesparse.hpp>
+#include <sparsegrad/backends/suitesparse.hpp>
 #endif
 
 #include <memory>

@@ -10,8 +10,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <sparsegrad/backends/petsc.hpp>
 #include <sparsegrad/io.hpp>
-#include <sparsegrad/petsc.hpp>
 #include <string>
 
 namespace sp = sparsegrad::petsc;

@@ -6,7 +6,7 @@
 
 #include <complex>
 #include <random>
-#include <sparsegrad/lsmr.hpp>
+#include <sparsegrad/solvers/lsmr.hpp>
 #include <utility>
 #include <vector>
 

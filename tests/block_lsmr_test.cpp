@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <new>
 #include <set>
-#include <sparsegrad/lsmr.hpp>
+#include <sparsegrad/solvers/lsmr.hpp>
 
 #include "test_support.hpp"
 

@@ -1,8 +1,8 @@
 // CRAIG (craig.hpp) and Lsmr::solve_normal: H = (AᵀA + λ²I)⁻¹G against dense references, the
 // one-solve backward against the dense adjoint and finite differences, rank deficiency, failure.
 #include <catch2/catch.hpp>
-#include <sparsegrad/craig.hpp>
 #include <sparsegrad/lstsq.hpp>
+#include <sparsegrad/solvers/lsmr.hpp>
 
 #include "test_support.hpp"
 

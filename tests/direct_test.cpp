@@ -1,7 +1,7 @@
 // Tests of direct.hpp: SparseQR and NormalCholesky against dense references, factorization
 // reuse in the backward pass, rank deficiency and conditioning checks.
-#include <sparsegrad/direct.hpp>
-#include <sparsegrad/lsmr.hpp>
+#include <sparsegrad/solvers/direct.hpp>
+#include <sparsegrad/solvers/lsmr.hpp>
 
 #include "solver_test_support.hpp"
 

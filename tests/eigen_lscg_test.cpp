@@ -1,7 +1,7 @@
 // Tests of eigen_lscg.hpp: EigenLSCG against dense references in every format, agreement with
 // the direct solvers on real matrices, honest non-convergence, preconditioner setup reuse.
-#include <sparsegrad/direct.hpp>
-#include <sparsegrad/eigen_lscg.hpp>
+#include <sparsegrad/solvers/direct.hpp>
+#include <sparsegrad/solvers/eigen_lscg.hpp>
 
 #include "solver_test_support.hpp"
 

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
-#include <sparsegrad/lsmr.hpp>
+#include <sparsegrad/solvers/lsmr.hpp>
 #include <sstream>
 
 #include "test_support.hpp"

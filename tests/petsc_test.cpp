@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <set>
+#include <sparsegrad/backends/petsc.hpp>
 #include <sparsegrad/lstsq.hpp>
-#include <sparsegrad/petsc.hpp>
 
 #include "test_support.hpp"
 

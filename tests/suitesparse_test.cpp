@@ -1,6 +1,6 @@
 // Tests of suitesparse.hpp: SPQR and Cholmod against dense references and against the Eigen
 // solvers, factorization reuse, rank deficiency, float input computed in double.
-#include <sparsegrad/suitesparse.hpp>
+#include <sparsegrad/backends/suitesparse.hpp>
 
 #include "solver_test_support.hpp"
 

@@ -4,7 +4,7 @@
 // headers are slow to compile.
 #include <torch/csrc/autograd/autograd.h>
 
-#include <sparsegrad/torch.hpp>
+#include <sparsegrad/backends/torch.hpp>
 // LibTorch brings glog, whose CHECK would abort instead of reporting: Catch's CHECK is wanted.
 #undef CHECK
 #include <Eigen/Dense>

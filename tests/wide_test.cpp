@@ -2,9 +2,9 @@
 // null-space term, against the dense Golub–Pereyra formula (pseudo-inverse by COD) and central
 // finite differences; rank-deficient wide A throws std::domain_error.
 #include <catch2/catch.hpp>
-#include <sparsegrad/direct.hpp>
 #include <sparsegrad/gradcheck.hpp>
 #include <sparsegrad/lstsq.hpp>
+#include <sparsegrad/solvers/direct.hpp>
 #include <tuple>
 
 #include "beyond_support.hpp"

@@ -27,9 +27,9 @@
 #include <vector>
 
 #include "detail/checks.hpp"
-#include "detail/matrix_traits.hpp"
-#include "lsmr.hpp"
 #include "lstsq.hpp"
+#include "matrix.hpp"
+#include "solvers/lsmr.hpp"
 
 namespace sparsegrad {
 

@@ -36,11 +36,11 @@
 
 #include "coo.hpp"
 #include "detail/checks.hpp"
-#include "detail/matrix_traits.hpp"
-#include "detail/solver_call.hpp"
 #include "errors.hpp"
-#include "lsmr.hpp"
+#include "matrix.hpp"
 #include "operator.hpp"
+#include "solvers/call.hpp"
+#include "solvers/lsmr.hpp"
 
 namespace sparsegrad {
 

@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "coo.hpp"
-#include "detail/matrix_traits.hpp"
+#include "matrix.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>

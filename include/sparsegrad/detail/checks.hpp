@@ -15,6 +15,10 @@
 namespace sparsegrad {
 namespace detail {
 
+/// The dense n x k matrix type of the solvers and the adjoint.
+template <class Scalar>
+using DenseMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+
 /// Streams any number of values into one string.
 template <class... Parts>
 std::string concat(const Parts&... parts) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#ifndef SPARSEGRAD_DETAIL_FACTORIZATION_HPP
-#define SPARSEGRAD_DETAIL_FACTORIZATION_HPP
+#ifndef SPARSEGRAD_SOLVERS_FACTORIZATION_HPP
+#define SPARSEGRAD_SOLVERS_FACTORIZATION_HPP
 
 // Machinery shared by the solvers that keep a factorization (direct.hpp, suitesparse.hpp,
 // eigen_lscg.hpp): the canonical copy of A that a cached factorization is tied to, the exact
@@ -17,9 +17,8 @@
 #include <vector>
 
 #include "../coo.hpp"
-#include "../lsmr.hpp"
-#include "checks.hpp"
-#include "matrix_traits.hpp"
+#include "../detail/checks.hpp"
+#include "../matrix.hpp"
 
 namespace sparsegrad {
 namespace detail {
@@ -207,4 +206,4 @@ class FactorizationReport {
 }  // namespace detail
 }  // namespace sparsegrad
 
-#endif  // SPARSEGRAD_DETAIL_FACTORIZATION_HPP
+#endif  // SPARSEGRAD_SOLVERS_FACTORIZATION_HPP

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#ifndef SPARSEGRAD_DETAIL_MATRIX_TRAITS_HPP
-#define SPARSEGRAD_DETAIL_MATRIX_TRAITS_HPP
+#ifndef SPARSEGRAD_MATRIX_HPP
+#define SPARSEGRAD_MATRIX_HPP
 
 // What sparsegrad accepts as A, and uniform access to its stored entries: for a CooMatrix
 // the entries in their array order (duplicates included), for Eigen sparse matrices the
@@ -12,8 +12,8 @@
 #include <limits>
 #include <type_traits>
 
-#include "../coo.hpp"
-#include "checks.hpp"
+#include "coo.hpp"
+#include "detail/checks.hpp"
 
 namespace sparsegrad {
 namespace detail {
@@ -147,4 +147,4 @@ typename Eigen::NumTraits<Scalar>::Real frobenius_norm(const CooMatrix<Scalar, S
 }  // namespace detail
 }  // namespace sparsegrad
 
-#endif  // SPARSEGRAD_DETAIL_MATRIX_TRAITS_HPP
+#endif  // SPARSEGRAD_MATRIX_HPP

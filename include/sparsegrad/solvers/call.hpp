@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#ifndef SPARSEGRAD_DETAIL_SOLVER_CALL_HPP
-#define SPARSEGRAD_DETAIL_SOLVER_CALL_HPP
+#ifndef SPARSEGRAD_SOLVERS_CALL_HPP
+#define SPARSEGRAD_SOLVERS_CALL_HPP
 
 // How every backend calls a user's solver functor: sparsegrad's own exceptions and the standard
 // ones of the error table (invalid_argument, domain_error) pass through unchanged; any other
@@ -8,8 +8,8 @@
 
 #include <stdexcept>
 
+#include "../detail/checks.hpp"
 #include "../errors.hpp"
-#include "checks.hpp"
 
 namespace sparsegrad {
 namespace detail {
@@ -35,4 +35,4 @@ decltype(auto) call_solver(const char* where, const char* what, Call&& call) {
 }  // namespace detail
 }  // namespace sparsegrad
 
-#endif  // SPARSEGRAD_DETAIL_SOLVER_CALL_HPP
+#endif  // SPARSEGRAD_SOLVERS_CALL_HPP

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#ifndef SPARSEGRAD_DETAIL_EIGEN_BLOCK_HPP
-#define SPARSEGRAD_DETAIL_EIGEN_BLOCK_HPP
+#ifndef SPARSEGRAD_KRYLOV_BLOCK_HPP
+#define SPARSEGRAD_KRYLOV_BLOCK_HPP
 
 // The vector space the Krylov kernels work in, as a policy: a "block" holds k vectors of one
 // length (one per right-hand side) and the kernels only touch it through these functions.
@@ -9,7 +9,9 @@
 
 #include <Eigen/Core>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
+#include <vector>
 
 namespace sparsegrad {
 namespace detail {
@@ -61,7 +63,31 @@ struct EigenBlockSpace {
   static void set_zero(Block& X, Eigen::Index j) { X.col(j).setZero(); }
 };
 
+/// Column compaction shared by the block Krylov kernels: hands the state of every finished
+/// column to `record`, moves the running ones (their state and their vectors in `blocks`; null
+/// entries are skipped) to the front, and returns how many still run. A stopped column thus
+/// costs nothing more, and each running column keeps exactly the arithmetic of a separate run.
+template <class Space, class State, class Record>
+Eigen::Index compact_columns(std::vector<State>& state, Eigen::Index active, Record&& record,
+                             std::initializer_list<typename Space::Block*> blocks) {
+  Eigen::Index kept = 0;
+  for (Eigen::Index p = 0; p < active; ++p) {
+    State& c = state[static_cast<std::size_t>(p)];
+    if (c.done) {
+      record(c);
+      continue;
+    }
+    if (kept != p) {
+      state[static_cast<std::size_t>(kept)] = c;
+      for (auto* W : blocks)
+        if (W) Space::copy(*W, kept, *W, p);
+    }
+    ++kept;
+  }
+  return kept;
+}
+
 }  // namespace detail
 }  // namespace sparsegrad
 
-#endif  // SPARSEGRAD_DETAIL_EIGEN_BLOCK_HPP
+#endif  // SPARSEGRAD_KRYLOV_BLOCK_HPP

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+#ifndef SPARSEGRAD_SOLVERS_LSMR_HPP
+#define SPARSEGRAD_SOLVERS_LSMR_HPP
+
+/// \file solvers/lsmr.hpp
+/// `Lsmr<Scalar>`, the default solver functor: LSMR (krylov/lsmr.hpp) for the forward solve and
+/// the transposed solve, CRAIG (krylov/craig.hpp) for the one-solve backward.
+
+#include <Eigen/Core>
+#include <utility>
+
+#include "../detail/checks.hpp"
+#include "../errors.hpp"
+#include "../krylov/craig.hpp"
+#include "../krylov/lsmr.hpp"
+#include "../matrix.hpp"
+#include "../operator.hpp"
+
+namespace sparsegrad {
+
+/// The default solver functor: LSMR with `options`, keeping the diagnostics of its last run.
+/// Callable as `solver(A, B)`; on failure (istop 3, 6, 7) it throws `convergence_error` unless
+/// `options.throw_on_failure` is false.
+template <class Scalar>
+class Lsmr {
+ public:
+  using RealScalar = typename Eigen::NumTraits<Scalar>::Real;
+  using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+
+  LsmrOptions<Scalar> options;
+
+  Lsmr() = default;
+  explicit Lsmr(LsmrOptions<Scalar> opts) : options(std::move(opts)) {}
+
+  /// X = argmin ‖AX − B‖ (+ λ²‖X‖²), starting from options.x0 if set.
+  template <class AType>
+  Matrix operator()(const AType& A, const Matrix& B) {
+    return run(A, B, false, true);
+  }
+
+  /// Y = argmin ‖AᴴY − G‖ (+ λ²‖Y‖²) by LSMR on Aᴴ, i.e. Y = (Aᴴ)⁺G undamped: the transposed
+  /// solve of the backward pass. options.x0 is ignored.
+  template <class AType>
+  Matrix solve_adjoint(const AType& A, const Matrix& G) {
+    return run(A, G, true, false);
+  }
+
+  /// H = (AᴴA + λ²I)⁻¹G by CRAIG on the same Golub–Kahan process (craig.hpp): the one solve of
+  /// the backward pass (dB = A·H). Throws std::domain_error for an inconsistent AᴴY = G
+  /// (rank-deficient A). options.x0 is ignored; last() holds H and CRAIG's diagnostics.
+  template <class AType>
+  Matrix solve_normal(const AType& A, const Matrix& G);
+
+  /// Diagnostics (and X) of the last run.
+  const LsmrResult<Scalar>& last() const { return last_; }
+
+ private:
+  template <class AType>
+  Matrix run(const AType& A, const Matrix& B, bool adjoint, bool use_x0) {
+    const char* where = adjoint ? "Lsmr::solve_adjoint" : "Lsmr";
+    if constexpr (detail::is_supported_matrix_v<AType>) {
+      detail::validate_matrix(where, A);
+      const auto op = make_operator(A);
+      solve(op, B, adjoint, use_x0, where);
+    } else {
+      solve(A, B, adjoint, use_x0, where);
+    }
+    if (options.throw_on_failure && !last_.converged())
+      throw convergence_error(detail::concat("sparsegrad: ", where,
+                                             ": LSMR did not converge: ", last_.failure_summary(),
+                                             "\n  (raise options.maxiter or options.conlim, or "
+                                             "set options.throw_on_failure = false)"),
+                              last_.diagnostics());
+    return last_.X;
+  }
+
+  template <class Operator>
+  void solve(const Operator& op, const Matrix& B, bool adjoint, bool use_x0, const char* where) {
+    // A warm start keeps its component outside range(Aᴴ) (wide A) and solves a shifted problem
+    // with damping: X would not be the solution the backward pass differentiates.
+    if (use_x0 && options.x0.size() > 0 && (options.damp > 0 || op.rows() < op.cols()))
+      detail::throw_invalid(
+          where, "options.x0",
+          "empty for a wide A (rows < cols) or with options.damp > 0 (a warm start would leave X "
+          "off the minimum-norm / damped solution; the free function lsmr() keeps scipy's "
+          "semantics)",
+          detail::concat("a ", detail::shape_string(options.x0.rows(), options.x0.cols()),
+                         " x0 with A of ", detail::shape_string(op.rows(), op.cols()), " and damp ",
+                         options.damp));
+    if (adjoint)
+      last_ =
+          detail::lsmr_on_operator(AdjointOperator<Operator>(op), B, options, use_x0, where, false);
+    else
+      last_ = detail::lsmr_on_operator(op, B, options, use_x0, where);
+  }
+
+  LsmrResult<Scalar> last_;
+};
+
+/// H = (AᴴA + λ²I)⁻¹G (λ = options.damp) by CRAIG: see craig.hpp. Throws std::domain_error
+/// when AᴴY = G is inconsistent (A rank-deficient, undamped), and convergence_error for istop
+/// 3, 6, 7 when options.throw_on_failure. options.x0 is ignored.
+template <class Scalar>
+template <class AType>
+typename Lsmr<Scalar>::Matrix Lsmr<Scalar>::solve_normal(const AType& A, const Matrix& G) {
+  const char* where = "Lsmr::solve_normal";
+  if constexpr (detail::is_supported_matrix_v<AType>) {
+    detail::validate_matrix(where, A);
+    const auto op = make_operator(A);
+    last_ = detail::craig_on_operator(op, G, options, where);
+  } else {
+    last_ = detail::craig_on_operator(A, G, options, where);
+  }
+  for (std::size_t j = 0; j < last_.istop.size(); ++j)
+    if (last_.istop[j] == 2)
+      detail::throw_domain(
+          where, "A", "full column rank (the system A^T Y = G consistent)",
+          detail::concat("an inconsistent system for column ", j, " of G (least-squares residual ",
+                         last_.normr[j], " with normal residual ", last_.normar[j], " after ",
+                         last_.itn[j],
+                         " iterations): A is rank-deficient, or its "
+                         "smallest singular value is below atol * ||A||_F, and (A^T A)^-1 G does "
+                         "not exist without damping"));
+  if (options.throw_on_failure && !last_.converged())
+    throw convergence_error(
+        detail::concat("sparsegrad: ", where, ": CRAIG did not converge: ", last_.failure_summary(),
+                       "\n  (raise options.maxiter or options.conlim, or set "
+                       "options.throw_on_failure = false)"),
+        last_.diagnostics());
+  return last_.X;
+}
+
+}  // namespace sparsegrad
+
+#endif  // SPARSEGRAD_SOLVERS_LSMR_HPP
