@@ -3,21 +3,23 @@
 #define SPARSEGRAD_DIAGNOSTICS_HPP
 
 /// \file diagnostics.hpp
-/// What an iterative solve reports per right-hand side: the stop code and the estimates.
+/// What a solve reports, per right-hand side: one stop code (`Stop`) and one diagnostics type
+/// (`Diagnostics`) filled by every solver of the library (LSMR, CRAIG, the direct solvers,
+/// EigenLSCG, PETSc's KSPLSQR) and carried by `convergence_error`.
 
-#include <Eigen/Core>
 #include <algorithm>
-#include <initializer_list>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
-#include "detail/checks.hpp"
-#include "errors.hpp"
-
 namespace sparsegrad {
 
-/// Stop codes, equal to scipy's `istop`.
-enum class LsmrStop : int {
+/// Why a solve of one right-hand side stopped. Codes 0–7 are scipy.sparse.linalg.lsmr's
+/// `istop`, with the same meanings; 8–10 are sparsegrad's own.
+enum class Stop : int {
   zero_solution = 0,  ///< x = 0 (or x0) is the exact solution: b = 0 or Aᴴb = 0
   compatible = 1,  ///< Ax = b solved to within atol, btol (‖r‖ ≤ btol‖b‖ + atol‖A‖‖x‖)
   least_squares = 2,  ///< least-squares solution to within atol (‖Aᴴr‖ ≤ atol‖A‖‖r‖)
@@ -26,90 +28,127 @@ enum class LsmrStop : int {
   least_squares_eps = 5,  ///< as 2, with atol = machine precision
   condition_eps = 6,      ///< cond(A) estimate exceeded 1/eps: failure
   iteration_limit = 7,    ///< maxiter iterations done: failure
-  callback_stop = 8       ///< options.callback returned false (not a scipy code): failure
+  callback_stop = 8,      ///< options.callback returned false: failure
+  rank_deficient = 9,     ///< A is (numerically) rank-deficient where full rank is needed: failure
+  inaccurate = 10,        ///< the estimated error exceeds the tolerance asked for: failure
+  direct = 11             ///< solved by a factorization (no iterations)
 };
 
-/// True for the stop codes that mean failure (3, 6, 7, 8).
-inline bool lsmr_failed(int istop) {
-  return istop == 3 || istop == 6 || istop == 7 || istop == 8;
-}
+/// The name used before version 0.2.
+using LsmrStop = Stop;
 
-/// What an istop code means, for messages.
-inline const char* lsmr_stop_reason(int istop) {
-  switch (istop) {
-    case 0:
-      return "x = 0 is the exact solution";
-    case 1:
-      return "Ax - b is small enough (compatible system)";
-    case 2:
-      return "the least-squares problem is solved to within atol";
-    case 3:
-      return "the condition estimate exceeded conlim";
-    case 4:
-      return "Ax - b is small to machine precision";
-    case 5:
-      return "the least-squares problem is solved to machine precision";
-    case 6:
-      return "the condition estimate exceeded 1/eps";
-    case 7:
-      return "the iteration limit maxiter was reached";
-    case 8:
-      return "options.callback asked to stop";
+/// True for the codes that mean failure: 3, 6, 7, 8, 9, 10.
+inline bool failed(Stop stop) {
+  switch (stop) {
+    case Stop::condition_limit:
+    case Stop::condition_eps:
+    case Stop::iteration_limit:
+    case Stop::callback_stop:
+    case Stop::rank_deficient:
+    case Stop::inaccurate:
+      return true;
     default:
-      return "unknown stop code";
+      return false;
   }
 }
 
-/// Diagnostics of an LSMR run, one entry per right-hand side j.
-template <class RealScalar>
-struct LsmrStats {
-  std::vector<int> istop;         ///< stop code, see LsmrStop
-  std::vector<int> itn;           ///< iterations done
-  std::vector<RealScalar> normr;  ///< estimate of ‖b − Ax‖ (damped: of ‖[b; 0] − [A; λI]x‖)
-  std::vector<RealScalar> normar;  ///< estimate of ‖Aᴴ(b − Ax) − λ²x‖
-  std::vector<RealScalar> norma;   ///< estimate of ‖[A; λI]‖_F
-  std::vector<RealScalar> conda;   ///< estimate of cond([A; λI])
-  std::vector<RealScalar> normx;   ///< ‖x‖
+/// What a stop code means, for messages.
+inline const char* stop_reason(Stop stop) {
+  switch (stop) {
+    case Stop::zero_solution:
+      return "x = 0 is the exact solution";
+    case Stop::compatible:
+      return "Ax - b is small enough (compatible system)";
+    case Stop::least_squares:
+      return "the least-squares problem is solved to within atol";
+    case Stop::condition_limit:
+      return "the condition estimate exceeded conlim";
+    case Stop::compatible_eps:
+      return "Ax - b is small to machine precision";
+    case Stop::least_squares_eps:
+      return "the least-squares problem is solved to machine precision";
+    case Stop::condition_eps:
+      return "the condition estimate exceeded 1/eps";
+    case Stop::iteration_limit:
+      return "the iteration limit maxiter was reached";
+    case Stop::callback_stop:
+      return "options.callback asked to stop";
+    case Stop::rank_deficient:
+      return "A is rank-deficient (numerically) where full rank is needed";
+    case Stop::inaccurate:
+      return "the estimated error exceeds the tolerance";
+    case Stop::direct:
+      return "solved by a factorization";
+  }
+  return "unknown stop code";
+}
 
+/// The names used before version 0.2, on int codes.
+inline bool lsmr_failed(int istop) {
+  return failed(Stop(istop));
+}
+inline const char* lsmr_stop_reason(int istop) {
+  return istop >= 0 && istop <= 11 ? stop_reason(Stop(istop)) : "unknown stop code";
+}
+
+/// Diagnostics of a solve, one entry per right-hand side j (column j of B). Values are doubles
+/// whatever the scalar type, so that one type serves every solver and `convergence_error`.
+struct Diagnostics {
+  std::vector<int> istop;  ///< stop code (see Stop); scipy's istop for LSMR
+  std::vector<int> itn;    ///< iterations done (0 for a direct solve)
+  std::vector<double> normr;  ///< ‖b − Ax‖ (damped: ‖[b; 0] − [A; λI]x‖), estimated or exact
+  std::vector<double> normar;  ///< ‖Aᴴ(b − Ax) − λ²x‖, estimated or exact
+  std::vector<double> norma;   ///< estimate of ‖[A; λI]‖ (Frobenius-type, as scipy's)
+  std::vector<double> conda;   ///< estimate of cond([A; λI]); NaN where the solver has none
+  std::vector<double> normx;   ///< ‖x‖
+  /// Estimated relative error ‖x − x*‖/‖x*‖ of column j; NaN where the solver makes none.
+  std::vector<double> error;
+
+  std::size_t size() const { return istop.size(); }
+
+  /// k entries with stop code 0 and zero norms (error: NaN).
   void resize(std::size_t k) {
     istop.assign(k, 0);
     itn.assign(k, 0);
-    for (auto* v : {&normr, &normar, &norma, &conda, &normx}) v->assign(k, RealScalar(0));
+    for (auto* v : {&normr, &normar, &norma, &conda, &normx}) v->assign(k, 0.0);
+    error.assign(k, std::numeric_limits<double>::quiet_NaN());
   }
 
-  /// True when no column failed (no istop 3, 6 or 7).
+  /// The stop code of column j.
+  Stop stop(std::size_t j) const { return Stop(istop.at(j)); }
+
+  /// True when no column failed (see failed()).
   bool converged() const {
-    return std::none_of(istop.begin(), istop.end(), [](int s) { return lsmr_failed(s); });
+    return std::none_of(istop.begin(), istop.end(), [](int s) { return failed(Stop(s)); });
   }
 
-  /// The same fields as doubles, as carried by convergence_error.
-  ConvergenceDiagnostics diagnostics() const {
-    auto to_double = [](const std::vector<RealScalar>& v) {
-      return std::vector<double>(v.begin(), v.end());
-    };
-    return {istop,
-            itn,
-            to_double(normr),
-            to_double(normar),
-            to_double(norma),
-            to_double(conda),
-            to_double(normx)};
-  }
+  /// The same object (the accessor of version 0.1's LsmrStats).
+  const Diagnostics& diagnostics() const { return *this; }
 
   /// One line per failed column, for messages.
   std::string failure_summary() const {
-    std::string out;
-    std::size_t failed = 0;
-    for (std::size_t j = 0; j < istop.size(); ++j) {
-      if (!lsmr_failed(istop[j])) continue;
-      ++failed;
-      out += detail::concat("\n  column ", j, ": istop ", istop[j], " (",
-                            lsmr_stop_reason(istop[j]), ") after ", itn[j], " iterations, normr ",
-                            normr[j], ", normar ", normar[j], ", conda ", conda[j]);
+    std::ostringstream out;
+    out.precision(3);
+    std::size_t count = 0;
+    for (std::size_t j = 0; j < size(); ++j) {
+      if (!failed(stop(j))) continue;
+      ++count;
+      out << "\n  column " << j << ": istop " << istop[j] << " (" << stop_reason(stop(j))
+          << ") after " << itn[j] << " iterations, normr " << normr[j] << ", normar " << normar[j]
+          << ", cond estimate " << conda[j];
+      if (j < error.size() && !std::isnan(error[j]))
+        out << ", estimated relative error " << error[j];
     }
-    return detail::concat(failed, " of ", istop.size(), " right-hand sides failed:", out);
+    std::ostringstream head;
+    head << count << " of " << size() << " right-hand sides failed:";
+    return head.str() + out.str();
   }
 };
+
+/// The names used before version 0.2.
+template <class RealScalar>
+using LsmrStats = Diagnostics;
+using ConvergenceDiagnostics = Diagnostics;
 
 }  // namespace sparsegrad
 

@@ -344,7 +344,7 @@ inline void materialize(Mat A, VecBlock& X, bool domain) {
 
 /// Result of `petsc::lsmr`: X (n-layout, one Vec per right-hand side) and the per-column
 /// diagnostics, identical on every rank.
-struct LsmrResult : LsmrStats<PetscReal> {
+struct LsmrResult : Diagnostics {
   VecBlock X;
 };
 
@@ -400,7 +400,7 @@ class Lsmr {
     sparsegrad::detail::craig_kernel<detail::VecSpace>(op, G, G.size(), options, last_.X, last_);
     detail::materialize(A, last_.X, true);
     for (std::size_t j = 0; j < last_.istop.size(); ++j)
-      if (last_.istop[j] == 2)
+      if (last_.stop(j) == Stop::rank_deficient)
         sparsegrad::detail::throw_domain(
             where, "A", "full column rank (the system A^T Y = G consistent)",
             detail::concat("an inconsistent system for column ", j, " of G after ", last_.itn[j],

@@ -75,8 +75,7 @@ struct CraigColumn {
 /// Never throws for numerical outcomes.
 template <class Space, class Operator, class Options>
 void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Index k,
-                  const Options& opt, typename Space::Block& H,
-                  LsmrStats<typename Space::Real>& stats) {
+                  const Options& opt, typename Space::Block& H, Diagnostics& stats) {
   using Real = typename Space::Real;
   using Block = typename Space::Block;
   using Index = Eigen::Index;
@@ -139,7 +138,7 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
     c.normM = c.alpha;
     c.normr = c.beta;
     if (c.alpha == 0) {  // Aᴴ y = g with g ⊥ range(Aᴴ): inconsistent
-      c.istop = 2, c.done = true;
+      c.istop = int(Stop::rank_deficient), c.done = true;
       continue;
     }
     c.zeta = c.beta / c.alpha;
@@ -218,7 +217,7 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
       // the threshold is never tighter than that: in float a rank-deficient A otherwise runs to
       // maxiter on rounding noise and reports non-convergence instead of rank deficiency.
       if (c.phibar > 0 && c.alpha * std::abs(cs) <= rank_tol * std::sqrt(c.normM2)) {
-        c.istop = 2, c.done = true, c.normr = c.phibar;
+        c.istop = int(Stop::rank_deficient), c.done = true, c.normr = c.phibar;
         continue;
       }
 

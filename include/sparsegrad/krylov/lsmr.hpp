@@ -113,7 +113,7 @@ struct LsmrOptions {
 
 /// Result of `lsmr()`: the solution X (always n x k) and the per-column diagnostics.
 template <class Scalar>
-struct LsmrResult : LsmrStats<typename Eigen::NumTraits<Scalar>::Real> {
+struct LsmrResult : Diagnostics {
   Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> X;
 };
 
@@ -172,7 +172,7 @@ struct has_lsmr_callback<Options, std::void_t<decltype(std::declval<const Option
 template <class Space, class Operator, class Options>
 void lsmr_kernel(const Operator& op, const typename Space::Block& B,
                  const typename Space::Block* X0, Eigen::Index k, const Options& opt,
-                 typename Space::Block& X, LsmrStats<typename Space::Real>& stats) {
+                 typename Space::Block& X, Diagnostics& stats) {
   using Real = typename Space::Real;
   using Block = typename Space::Block;
   using Index = Eigen::Index;

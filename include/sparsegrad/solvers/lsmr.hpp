@@ -112,7 +112,7 @@ typename Lsmr<Scalar>::Matrix Lsmr<Scalar>::solve_normal(const AType& A, const M
     last_ = detail::craig_on_operator(A, G, options, where);
   }
   for (std::size_t j = 0; j < last_.istop.size(); ++j)
-    if (last_.istop[j] == 2)
+    if (last_.stop(j) == Stop::rank_deficient)
       detail::throw_domain(
           where, "A", "full column rank (the system A^T Y = G consistent)",
           detail::concat("an inconsistent system for column ", j, " of G (least-squares residual ",
