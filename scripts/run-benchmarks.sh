@@ -3,8 +3,8 @@
 # ${BUILD_DIR:-build-bench}, runs them with the scipy and seed references and writes
 # benchmarks/results/ (results.md, results.json, performance.png) and the results section of
 # docs/performance.md. About 10 minutes on an idle 2-core machine; run it on an idle one.
-#   --smoke           build the three programs, run every benchmark once on a small problem (CI,
-#                     well under a minute); writes to a temporary directory, docs untouched
+#   --smoke           build the three programs, run every benchmark once on a small problem (CI:
+#                     about 15 s after the build); writes to a temporary directory, docs untouched
 #   --problems L      comma-separated problems (names in benchmarks/problems.hpp or data/lsq)
 #   --no-seed         skip the torch side (the seed's scheme)
 #   --min-time S      minimum time per measurement, default 0.3 s
