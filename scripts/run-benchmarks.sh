@@ -2,7 +2,8 @@
 # The speed figures in one command: builds the benchmark programs (Release, OpenMP) into
 # ${BUILD_DIR:-build-bench}, runs them with the scipy and seed references and writes
 # benchmarks/results/ (results.md, results.json, performance.png) and the results section of
-# docs/performance.md. About 10 minutes on an idle 2-core machine; run it on an idle one.
+# docs/performance.md. About 5 minutes on an idle 2-core machine (estimated; under 10); run it
+# on an idle one.
 #   --smoke           build the three programs, run every benchmark once on a small problem (CI:
 #                     about 15 s after the build); writes to a temporary directory, docs untouched
 #   --problems L      comma-separated problems (names in benchmarks/problems.hpp or data/lsq)
