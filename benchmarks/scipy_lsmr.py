@@ -1,116 +1,134 @@
 #!/usr/bin/python3
-"""scipy.sparse.linalg.lsmr on the benchmark problems of benchmarks/problems.hpp.
+# SPDX-License-Identifier: Apache-2.0
+"""scipy.sparse.linalg.lsmr on a benchmark problem: the reference side of benchmarks/report.py.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 benchmarks/scipy_lsmr.py PROBLEM
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 benchmarks/scipy_lsmr.py \
+        PROBLEM [--ks 1,4,8,32] [--fwd-bwd-ks 8] [--min-time 0.3]
 
-Builds the same A (generated with the same integer hash, or read from data/lsq) and the same
-right-hand sides as the C++ benchmarks, runs lsmr with scipy's defaults (atol = btol = 1e-6,
-conlim = 1e8, maxiter = min(m, n)) for k = 1 and k = 8 (k = 8 the seed's way: one lsmr per
-column), and times one A·v plus one Aᵀ·u as scipy's LinearOperator does them. Prints one JSON
-object: seconds (best of a few runs), itn, and the peak resident memory of this process.
+Builds the same A and right-hand sides as the C++ benchmarks (benchmarks/problems.py) and
+measures, with atol = btol = 1e-8, maxiter = 20 min(m, n) and scipy's other defaults:
+  forward_K      K lsmr calls, one per column of B (the seed's loop; K = 1 is one call)
+  fwd_bwd_K      forward and the seed's backward with scipy: per column one lsmr on Aᵀ for dB and
+                 one lsmr on A for H, then the gradient on A's pattern; backward_K is that part
+  pair           one A·v plus one Aᵀ·u as scipy's LinearOperator does them inside lsmr
+Each time is the mean of runs totalling at least --min-time seconds (one run when a single run
+takes longer), the rule Google Benchmark applies on the C++ side. Peak memory: the resident
+memory above the level before the measurement (Linux: VmHWM, reset through clear_refs).
+Prints one JSON object.
 """
 
+import argparse
 import json
-import math
-import os
-import resource
-import sys
 import time
 
 import numpy as np
 import scipy
-import scipy.io
-import scipy.sparse
 import scipy.sparse.linalg
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "data", "lsq")
+import problems
 
-GENERATED = {
-    "gen_smoke": (2000, 200, 5),
-    "gen_1e5": (20000, 2000, 5),
-    "gen_1e6": (200000, 20000, 5),
-    "gen_1e6_dense": (20000, 2000, 50),
-    "gen_1e7": (1000000, 100000, 10),
-}
-
-M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+TOL = 1e-8
+MAXITER_FACTOR = 20  # maxiter = 20 min(m, n), as lsq_benchmarks.cpp
 
 
-def mix(x):
-    with np.errstate(over="ignore"):
-        x = x * np.uint64(0x9E3779B97F4A7C15)
-        x ^= x >> np.uint64(31)
-        x = x * np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(29)
-    return x
+def status_mb(key):
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
 
 
-def generate(m, n, per_row):
-    i = np.repeat(np.arange(m, dtype=np.int64), per_row)
-    e = np.tile(np.arange(per_row, dtype=np.int64), m)
-    h = mix((i * per_row + e + 1).astype(np.uint64))
-    cols = (h % np.uint64(n)).astype(np.int64)
-    vals = (((h >> np.uint64(11)) % np.uint64(2001)).astype(np.int64) - 1000) / 1000.0
-    d = np.arange(min(m, n), dtype=np.int64)
-    rows = np.concatenate([d, i])
-    cols = np.concatenate([d, cols])
-    vals = np.concatenate([np.full(d.size, 4.0), vals])
-    return scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(m, n))
+def reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return status_mb("VmRSS:")
 
 
-def load(name):
-    if name in GENERATED:
-        return generate(*GENERATED[name])
-    return scipy.sparse.csr_matrix(scipy.io.mmread(os.path.join(DATA, name + ".mtx")), dtype=np.float64)
+def measure(f, min_time):
+    """(mean seconds, result of the last run, peak memory above the start in MB)."""
+    baseline = reset_peak()
+    t0 = time.perf_counter()
+    out = f()
+    first = time.perf_counter() - t0
+    times = []
+    if first < min_time:
+        total = 0.0
+        while total < min_time or not times:
+            t0 = time.perf_counter()
+            out = f()
+            times.append(time.perf_counter() - t0)
+            total += times[-1]
+    seconds = float(np.mean(times)) if times else first
+    return seconds, out, status_mb("VmHWM:") - baseline
 
 
-def rhs(m, k):
-    # math.cos is the C library's cos, as std::cos in the C++ benchmarks: numpy's vectorized cos
-    # may differ in the last bit, and LSMR's trajectory amplifies such differences.
-    i = np.arange(m, dtype=np.float64)
-    return np.stack([np.array([math.cos(0.37 * float(x) + c) for x in range(m)]) + 0.001 * i
-                     for c in range(k)], axis=1)
+def lsmr(A, b):
+    return scipy.sparse.linalg.lsmr(A, b, atol=TOL, btol=TOL, maxiter=MAXITER_FACTOR * min(A.shape))
 
 
-def best(f, repeat, budget=20.0):
-    times, out = [], None
-    start = time.perf_counter()
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t0)
-        if time.perf_counter() - start > budget:
-            break
-    return min(times), out
+def forward(A, B):
+    runs = [lsmr(A, B[:, j]) for j in range(B.shape[1])]
+    return np.column_stack([r[0] for r in runs]), [int(r[2]) for r in runs], [int(r[1]) for r in runs]
+
+
+def seed_backward(A, At, rows, cols, B, X, dX):
+    """The seed's backward with scipy: dB = (Aᵀ)⁺dX and H = A⁺dB column by column."""
+    dB = np.column_stack([lsmr(At, dX[:, j])[0] for j in range(dX.shape[1])])
+    H = np.column_stack([lsmr(A, dB[:, j])[0] for j in range(dB.shape[1])])
+    r = A @ X - B
+    return -(dB[rows] * X[cols]).sum(1) - (r[rows] * H[cols]).sum(1), dB
 
 
 def main():
-    name = sys.argv[1]
-    repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    A = load(name)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("problem")
+    ap.add_argument("--ks", default="1,4,8,32")
+    ap.add_argument("--fwd-bwd-ks", default="8")
+    ap.add_argument("--min-time", type=float, default=0.3)
+    args = ap.parse_args()
+    ks = [int(k) for k in args.ks.split(",") if k]
+    fb_ks = [int(k) for k in args.fwd_bwd_ks.split(",") if k]
+
+    A = problems.load(args.problem)
     m, n = A.shape
-    B = rhs(m, 8)
+    kmax = max(ks + fb_ks)
+    B = problems.hashed_block(m, kmax, problems.RHS_SALT)
+    dX = problems.hashed_block(n, kmax, problems.GRAD_SALT)
+    out = {"problem": args.problem, "rows": m, "cols": n, "nnz": int(A.nnz),
+           "checksum": problems.checksum(A), "scipy": scipy.__version__,
+           "numpy": np.__version__, "tol": TOL}
+
     op = scipy.sparse.linalg.aslinearoperator(A)
     v, u = np.ones(n), np.ones(m)
+    out["pair"], _, _ = measure(lambda: (op.matvec(v), op.rmatvec(u)), args.min_time)
 
-    def products():
-        for _ in range(10):
-            op.matvec(v)
-            op.rmatvec(u)
+    for k in ks:
+        t, (X, itn, istop), mem = measure(lambda: forward(A, B[:, :k]), args.min_time)
+        out[f"forward_{k}"] = t
+        out[f"itn_{k}"] = max(itn)
+        out[f"istop_{k}"] = max(istop)
+        out[f"peak_extra_mb_{k}"] = mem
 
-    t_products, _ = best(products, repeat)
-    t1, r1 = best(lambda: scipy.sparse.linalg.lsmr(A, B[:, 0]), repeat)
-    t8, r8 = best(lambda: [scipy.sparse.linalg.lsmr(A, B[:, c]) for c in range(8)],
-                  max(1, repeat // 2))
-    print(json.dumps({
-        "problem": name, "rows": m, "cols": n, "nnz": int(A.nnz),
-        "products": t_products / 10,
-        "forward_1": t1, "itn_1": int(r1[2]), "istop_1": int(r1[1]),
-        "forward_8": t8, "itn_8": max(int(r[2]) for r in r8),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "scipy": scipy.__version__, "numpy": np.__version__,
-    }))
+    At = A.T  # a CSC view, as the seed passes torch.adjoint(A)
+    coo = A.tocoo()
+    for k in fb_ks:
+        def fwd_bwd():
+            X, _, _ = forward(A, B[:, :k])
+            t0 = time.perf_counter()
+            seed_backward(A, At, coo.row, coo.col, B[:, :k], X, dX[:, :k])
+            return time.perf_counter() - t0
+        t, backward_seconds, mem = measure(fwd_bwd, args.min_time)
+        out[f"fwd_bwd_{k}"] = t
+        out[f"backward_{k}"] = backward_seconds  # of the last run
+        out[f"fwd_bwd_peak_extra_mb_{k}"] = mem
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

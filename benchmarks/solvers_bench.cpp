@@ -26,16 +26,16 @@ namespace {
 using Csr = Eigen::SparseMatrix<double, Eigen::RowMajor, int>;
 using Dense = Eigen::MatrixXd;
 
-const char* const kProblems[] = {"ash219",   "lp_afiro_T", "well1033",          "well1850",
-                                 "illc1033", "lp_e226_T",  "Franz6_id1959_aug", "gen_smoke",
-                                 "gen_1e5",  "grid_100"};
+const char* const kProblems[] = {"ash219",     "lp_afiro_T", "well1033",          "well1850",
+                                 "illc1033",   "lp_e226_T",  "Franz6_id1959_aug", "sprand_smoke",
+                                 "sprand_20k", "grid_100"};
 
 /// Problems on which a QR solver is too slow to time here: R is nearly dense (Eigen's SparseQR
 /// needs a minute for Franz6_id1959_aug, SPQR as long on this 2-core machine), or Eigen's
 /// left-looking SparseQR does not scale (grid_100).
 bool skipped(const std::string& solver, const std::string& problem) {
   const bool qr = solver == "SparseQR" || solver == "SPQR";
-  return (qr && (problem == "Franz6_id1959_aug" || problem == "gen_1e5")) ||
+  return (qr && (problem == "Franz6_id1959_aug" || problem == "sprand_20k")) ||
          (solver == "SparseQR" && problem == "grid_100");  // Eigen's SparseQR: over 5 minutes
 }
 
@@ -59,13 +59,13 @@ Csr grid_problem(int g) {
 
 Csr load(const std::string& problem) {
   if (problem.rfind("grid_", 0) == 0) return grid_problem(std::stoi(problem.substr(5)));
-  return bench::load_problem<double>(problem);
+  return bench::load_problem(problem);
 }
 
 template <class Solver>
 void run(benchmark::State& state, const Csr& A, Solver make, bool backward) {
-  const Dense B = bench::rhs<double>(A.rows(), 1);
-  const Dense dX = bench::rhs<double>(A.cols(), 1);
+  const Dense B = bench::hashed_block<double>(A.rows(), 1, bench::rhs_salt);
+  const Dense dX = bench::hashed_block<double>(A.cols(), 1, bench::grad_salt);
   Dense X;
   try {
     for (auto _ : state) {
