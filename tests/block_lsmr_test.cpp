@@ -216,7 +216,7 @@ TEST_CASE("no allocation inside the LSMR and CRAIG iteration loops", "[block][al
         result = sparsegrad::lsmr(op, B, opt);
       }
     });
-    for (int s : normal ? solver.last().istop : result.istop) CHECK(s == 7);
+    for (int s : normal ? solver.last_backward().istop : result.istop) CHECK(s == 7);
     return n;
   };
   // Same number of allocations for 5 and 60 iterations: none per iteration.

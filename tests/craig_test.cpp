@@ -44,15 +44,15 @@ TEMPLATE_TEST_CASE("solve_normal gives (A^T A + damp^2 I)^-1 G", "[craig]", floa
     const Dense<Scalar> H = solver.solve_normal(A, G);
     const Dense<double> ref = dense_normal_solve(Ad, G.template cast<double>(), damp);
     CHECK(relative_error(H, ref) <= tolerance<Scalar>(1e-10));
-    REQUIRE(solver.last().istop.size() == 4);
-    for (int s : solver.last().istop) CHECK(s == 1);
+    REQUIRE(solver.last_backward().istop.size() == 4);
+    for (int s : solver.last_backward().istop) CHECK(s == 1);
     // The reported residual estimate is the true one to rounding.
     const Dense<double> r = G.template cast<double>() -
                             (Ad.transpose() * Ad + damp * damp * Dense<double>::Identity(30, 30)) *
                                 H.template cast<double>();
     for (Eigen::Index j = 0; j < 4; ++j)
       CHECK(r.col(j).norm() <= 1e-4 * G.col(j).template cast<double>().norm() +
-                                   10 * double(solver.last().normr[std::size_t(j)]));
+                                   10 * double(solver.last_backward().normr[std::size_t(j)]));
   }
 }
 
@@ -88,10 +88,10 @@ TEST_CASE("solve_normal: block columns equal separate runs", "[craig][block]") {
     CAPTURE(j);
     const Dense<double> Hj = single.solve_normal(A, G.col(j));
     CHECK(relative_error(H.col(j), Hj) <= 1e-12);
-    CHECK(block.last().itn[std::size_t(j)] == single.last().itn[0]);
-    CHECK(block.last().istop[std::size_t(j)] == single.last().istop[0]);
+    CHECK(block.last_backward().itn[std::size_t(j)] == single.last_backward().itn[0]);
+    CHECK(block.last_backward().istop[std::size_t(j)] == single.last_backward().istop[0]);
   }
-  CHECK(block.last().istop[2] == 0);
+  CHECK(block.last_backward().istop[2] == 0);
   CHECK(H.col(2).isZero(0));
 }
 
@@ -103,7 +103,7 @@ TEST_CASE("one-solve backward matches the dense adjoint", "[craig][backward]") {
   const Dense<double> X = sparsegrad::lstsq(A, B, solver);
   const auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);
   // The backward ran solve_normal (one solve, n x k), not the transposed solve (m x k).
-  CHECK(solver.last().X.rows() == 20);
+  CHECK(solver.last_backward().X.rows() == 20);
   const auto ref = dense_adjoint(dense(A), B, dX);
   CHECK(relative_error(g.B, ref.dB) <= 1e-8);
   CHECK(relative_error(stored_values(g.A), values_at_pattern(A, ref.dA)) <= 1e-8);
@@ -188,7 +188,7 @@ TEST_CASE("solve_normal: non-convergence throws convergence_error unless told no
   solver.options.throw_on_failure = false;
   const Dense<double> H = solver.solve_normal(A, G);
   CHECK(H.rows() == A.cols());
-  CHECK(solver.last().istop[0] == 7);
+  CHECK(solver.last_backward().istop[0] == 7);
   // Through lstsq_backward as well.
   solver.options.throw_on_failure = true;
   const Dense<double> B = random_dense<double>(A.rows(), 1, 72);
@@ -206,5 +206,5 @@ TEST_CASE("solve_normal: argument checks and trivial inputs", "[craig][errors]")
   CHECK(solver.solve_normal(A, Dense<double>(4, 0)).cols() == 0);
   const Dense<double> H = solver.solve_normal(A, Dense<double>::Zero(4, 2));
   CHECK(H.isZero(0));
-  CHECK(solver.last().istop[0] == 0);
+  CHECK(solver.last_backward().istop[0] == 0);
 }

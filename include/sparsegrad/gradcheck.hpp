@@ -229,7 +229,7 @@ GradcheckResult gradcheck(const AType& A, const Eigen::MatrixBase<BDerived>& B,
   }
 
   // λ.
-  if constexpr (detail::has_options_damp<Solver>::value) {
+  if constexpr (detail::detect_options_damp<std::decay_t<Solver>>::value) {
     if (options.check_damp && solver.options.damp > 0) {
       detail::DampGuard<Solver, decltype(solver.options.damp)> guard{solver, solver.options.damp};
       const double lambda = double(guard.saved);

@@ -404,6 +404,61 @@ class AdjointOperator {
   const Operator& op_;
 };
 
+/// A non-owning, type-erased reference to any operator (rows(), cols(), apply(), apply_adjoint()
+/// on Eigen blocks). The Krylov kernels run on it, so they are compiled once per scalar type
+/// rather than once per operator type (CSR, CSC, Map, COO, their adjoints, preconditioned
+/// forms and user operators); the indirection costs one call per product. The referenced
+/// operator must outlive it.
+template <class Scalar_>
+class OperatorRef {
+ public:
+  using Scalar = Scalar_;
+  using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  using In = Eigen::Ref<const Matrix, 0, Eigen::OuterStride<>>;
+  using Out = Eigen::Ref<Matrix, 0, Eigen::OuterStride<>>;
+
+  template <class Operator>
+  explicit OperatorRef(const Operator& op)
+      : op_(&op),
+        rows_(op.rows()),
+        cols_(op.cols()),
+        apply_(&call<Operator, false>),
+        apply_adjoint_(&call<Operator, true>) {}
+
+  Eigen::Index rows() const { return rows_; }
+  Eigen::Index cols() const { return cols_; }
+
+  /// Y = A V.
+  template <class InBlock, class OutBlock>
+  void apply(const InBlock& V, OutBlock&& Y) const {
+    Out out(Y);
+    apply_(op_, In(V), out);
+  }
+
+  /// Y = Aᴴ U.
+  template <class InBlock, class OutBlock>
+  void apply_adjoint(const InBlock& U, OutBlock&& Y) const {
+    Out out(Y);
+    apply_adjoint_(op_, In(U), out);
+  }
+
+ private:
+  template <class Operator, bool Adjoint>
+  static void call(const void* op, const In& in, Out& out) {
+    const auto& o = *static_cast<const Operator*>(op);
+    if constexpr (Adjoint) {
+      o.apply_adjoint(in, out);
+    } else {
+      o.apply(in, out);
+    }
+  }
+
+  const void* op_;
+  Eigen::Index rows_, cols_;
+  void (*apply_)(const void*, const In&, Out&);
+  void (*apply_adjoint_)(const void*, const In&, Out&);
+};
+
 /// The operator for any A that sparsegrad accepts.
 template <class Scalar, class StorageIndex>
 CooOperator<Scalar, StorageIndex> make_operator(

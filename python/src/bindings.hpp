@@ -59,14 +59,14 @@ class ReportingLsmr : public sparsegrad::Lsmr<Scalar> {
   template <class AType>
   Matrix operator()(const AType& A, const Matrix& B) {
     Matrix X = Base::operator()(A, B);
-    note("solve");
+    note("solve", this->last());
     return X;
   }
 
   template <class AType>
   Matrix solve_adjoint(const AType& A, const Matrix& G) {
     Matrix Y = Base::solve_adjoint(A, G);
-    note("transposed solve");
+    note("transposed solve", this->last_backward());
     return Y;
   }
 
@@ -74,17 +74,16 @@ class ReportingLsmr : public sparsegrad::Lsmr<Scalar> {
   template <class AType, class M, class B = Base>
   auto solve_normal(const AType& A, const M& G) -> decltype(std::declval<B&>().solve_normal(A, G)) {
     auto H = Base::solve_normal(A, G);
-    note("normal-equation solve");
+    note("normal-equation solve", this->last_backward());
     return H;
   }
 
   std::vector<std::string> failures;
 
  private:
-  void note(const char* what) {
-    if (!this->last().converged())
-      failures.push_back(std::string("LSMR ") + what +
-                         " did not converge: " + this->last().failure_summary());
+  void note(const char* what, const sparsegrad::Diagnostics& d) {
+    if (!d.converged())
+      failures.push_back(std::string("LSMR ") + what + " did not converge: " + d.failure_summary());
   }
 };
 

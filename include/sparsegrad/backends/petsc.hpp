@@ -41,13 +41,14 @@
 #include <utility>
 #include <vector>
 
+#include "../adjoint.hpp"
 #include "../coo.hpp"
 #include "../detail/checks.hpp"
 #include "../errors.hpp"
 #include "../krylov/craig.hpp"
 #include "../krylov/lsmr.hpp"
 #include "../operator.hpp"
-#include "../solvers/call.hpp"
+#include "../solvers/concept.hpp"
 
 namespace sparsegrad {
 namespace petsc {
@@ -195,7 +196,7 @@ inline void duplicate_zero(Vec like, Vec& out) {
 
 /// The vector-space policy of the Krylov kernels (see detail/eigen_block.hpp) over PETSc Vecs.
 /// norm() is VecNorm: a global reduction, collective over the vector's communicator.
-struct VecSpace {
+struct VecSpace : sparsegrad::detail::UnfusedSteps<VecSpace> {
   using Scalar = PetscScalar;
   using Real = PetscReal;
   using Block = VecBlock;
@@ -373,10 +374,11 @@ inline LsmrResult lsmr(Mat A, const VecBlock& B, const LsmrOptions<PetscScalar>&
 }
 
 /// The default PETSc solver functor: LSMR with `options`, keeping the diagnostics of its last
-/// run (the same on every rank). `solver(A, B)` solves min ‖AX − B‖, `solver.solve_adjoint(A, G)`
-/// gives Y = (Aᵀ)⁺G and `solver.solve_normal(A, G)` H = (AᵀA)⁻¹G (the backward pass uses the
-/// latter: one solve, as the serial Lsmr). On failure (istop 3, 6, 7) it
-/// throws convergence_error on every rank unless options.throw_on_failure is false.
+/// forward run in last() and of its last backward solve in last_backward() (the same on every
+/// rank). `solver(A, B)` solves min ‖AX − B‖, `solver.solve_adjoint(A, G)` gives Y = (Aᵀ)⁺G and
+/// `solver.solve_normal(A, G)` H = (AᵀA + λ²I)⁻¹G (the backward pass uses the latter: one
+/// solve, as the serial Lsmr). On failure (istop 3, 6, 7) it throws convergence_error on every
+/// rank unless options.throw_on_failure is false.
 class Lsmr {
  public:
   LsmrOptions<PetscScalar> options;
@@ -384,49 +386,41 @@ class Lsmr {
   Lsmr() = default;
   explicit Lsmr(LsmrOptions<PetscScalar> opts) : options(std::move(opts)) {}
 
-  VecBlock operator()(Mat A, const VecBlock& B) { return run(A, B, false); }
-  VecBlock solve_adjoint(Mat A, const VecBlock& G) { return run(A, G, true); }
+  VecBlock operator()(Mat A, const VecBlock& B) {
+    last_ = lsmr(A, B, options, false);
+    sparsegrad::detail::require_solved("petsc::Lsmr", "LSMR", last_, options.throw_on_failure);
+    return last_.X;
+  }
 
-  /// H = (AᵀA + λ²I)⁻¹G by the CRAIG kernel of craig.hpp (the serial Lsmr::solve_normal's), on
-  /// the distributed A: the one solve of the backward pass (dB = A·H). Throws std::domain_error
-  /// when AᵀY = G is inconsistent (rank-deficient A) and convergence_error for istop 3, 6, 7
-  /// when options.throw_on_failure; on every rank alike.
+  VecBlock solve_adjoint(Mat A, const VecBlock& G) {
+    last_backward_ = lsmr(A, G, options, true);
+    sparsegrad::detail::require_solved("petsc::Lsmr::solve_adjoint", "LSMR", last_backward_,
+                                       options.throw_on_failure);
+    return last_backward_.X;
+  }
+
+  /// H = (AᵀA + λ²I)⁻¹G by the CRAIG kernel of krylov/craig.hpp (the serial Lsmr::solve_normal's),
+  /// on the distributed A: the one solve of the backward pass (dB = A·H). Throws
+  /// std::domain_error when AᵀY = G is inconsistent (rank-deficient A) and convergence_error for
+  /// istop 3, 6, 7 when options.throw_on_failure; on every rank alike.
   VecBlock solve_normal(Mat A, const VecBlock& G) {
     const char* where = "petsc::Lsmr::solve_normal";
     options.check(where);
     detail::require_block(where, "G", A, G, true, G.size());
     const MatOperator op(A);
-    last_ = LsmrResult{};
-    sparsegrad::detail::craig_kernel<detail::VecSpace>(op, G, G.size(), options, last_.X, last_);
-    detail::materialize(A, last_.X, true);
-    for (std::size_t j = 0; j < last_.istop.size(); ++j)
-      if (last_.stop(j) == Stop::rank_deficient)
-        sparsegrad::detail::throw_domain(
-            where, "A", "full column rank (the system A^T Y = G consistent)",
-            detail::concat("an inconsistent system for column ", j, " of G after ", last_.itn[j],
-                           " iterations: A is rank-deficient, or its smallest singular value is "
-                           "below atol * ||A||_F"));
-    if (options.throw_on_failure && !last_.converged())
-      throw convergence_error(detail::concat("sparsegrad: ", where,
-                                             ": CRAIG did not converge: ", last_.failure_summary()),
-                              last_.diagnostics());
-    return last_.X;
+    last_backward_ = LsmrResult{};
+    sparsegrad::detail::craig_kernel<detail::VecSpace>(op, G, G.size(), options, last_backward_.X,
+                                                       last_backward_);
+    detail::materialize(A, last_backward_.X, true);
+    sparsegrad::detail::require_solved(where, "CRAIG", last_backward_, options.throw_on_failure);
+    return last_backward_.X;
   }
 
   const LsmrResult& last() const { return last_; }
+  const LsmrResult& last_backward() const { return last_backward_; }
 
  private:
-  VecBlock run(Mat A, const VecBlock& B, bool adjoint) {
-    last_ = lsmr(A, B, options, adjoint);
-    if (options.throw_on_failure && !last_.converged())
-      throw convergence_error(
-          sparsegrad::detail::concat("sparsegrad: petsc::Lsmr", adjoint ? "::solve_adjoint" : "",
-                                     ": LSMR did not converge: ", last_.failure_summary()),
-          last_.diagnostics());
-    return last_.X;
-  }
-
-  LsmrResult last_;
+  LsmrResult last_, last_backward_;
 };
 
 /// Options of the KSPLSQR functor. The KSP also reads PETSc's options database under `prefix`
@@ -464,6 +458,12 @@ class KspLsqr {
   /// KSPConvergedReason and iteration count of each column of the last call.
   const std::vector<int>& last_reasons() const { return reasons_; }
   const std::vector<int>& last_iterations() const { return iterations_; }
+  /// Diagnostics of the last forward call (operator()) and of the last solve_adjoint: istop 1
+  /// for a converged residual test, 2 for KSPLSQR's normal-equation test, 7 for a divergence
+  /// (maxiter, breakdown); itn, normr and normar (KSPLSQRGetNorms) and norma (its estimate of
+  /// ‖A‖_F) from the KSP; conda and error are not estimated (NaN).
+  const Diagnostics& last() const { return last_; }
+  const Diagnostics& last_backward() const { return last_backward_; }
 
  private:
   VecBlock run(Mat A, const VecBlock& B, bool adjoint) {
@@ -497,19 +497,28 @@ class KspLsqr {
     detail::materialize(A, X, !adjoint);
     reasons_.assign(static_cast<std::size_t>(B.size()), 0);
     iterations_.assign(static_cast<std::size_t>(B.size()), 0);
+    Diagnostics& d = adjoint ? last_backward_ : last_;
+    d.resize(static_cast<std::size_t>(B.size()));
+    std::fill(d.conda.begin(), d.conda.end(), std::numeric_limits<double>::quiet_NaN());
     for (Eigen::Index j = 0; j < B.size(); ++j) {
       check(KSPSolve(ksp, B[j], X.at(j)), "KSPSolve");
       KSPConvergedReason reason;
       PetscInt its = 0;
       check(KSPGetConvergedReason(ksp, &reason), "KSPGetConvergedReason");
       check(KSPGetIterationNumber(ksp, &its), "KSPGetIterationNumber");
-      reasons_[static_cast<std::size_t>(j)] = int(reason);
-      iterations_[static_cast<std::size_t>(j)] = int(its);
+      const auto jj = static_cast<std::size_t>(j);
+      reasons_[jj] = int(reason);
+      iterations_[jj] = int(its);
+      PetscReal normr = 0, normar = 0, norma = 0;
+      check(KSPGetResidualNorm(ksp, &normr), "KSPGetResidualNorm");
+      check(KSPLSQRGetNorms(ksp, &normar, &norma), "KSPLSQRGetNorms");
+      check(VecNorm(X[j], NORM_2, &d.normx[jj]), "VecNorm");
+      d.istop[jj] = reason < 0 ? int(Stop::iteration_limit)
+                    : reason == KSP_CONVERGED_RTOL_NORMAL || reason == KSP_CONVERGED_ATOL_NORMAL
+                        ? int(Stop::least_squares)
+                        : int(Stop::compatible);
+      d.itn[jj] = int(its), d.normr[jj] = normr, d.normar[jj] = normar, d.norma[jj] = norma;
       if (reason < 0 && options.throw_on_failure) {
-        ConvergenceDiagnostics d;
-        d.istop.assign(static_cast<std::size_t>(B.size()), 0);
-        d.istop[static_cast<std::size_t>(j)] = 7;
-        d.itn = iterations_;
         throw convergence_error(
             detail::concat("sparsegrad: ", where, ": KSPLSQR diverged on column ", j, ": ",
                            KSPConvergedReasons[reason], " after ", its, " iterations"),
@@ -520,6 +529,7 @@ class KspLsqr {
   }
 
   std::vector<int> reasons_, iterations_;
+  Diagnostics last_, last_backward_;
 };
 
 /// Distributed MPIAIJ matrix from the rows of a CooMatrix that this rank owns: every rank passes
@@ -631,59 +641,6 @@ VecBlock checked_solve(const char* where, const char* what, Call&& call, Mat A, 
   return out;
 }
 
-template <class S, class = void>
-struct has_solve_adjoint : std::false_type {};
-template <class S>
-struct has_solve_adjoint<S, std::void_t<decltype(std::declval<S&>().solve_adjoint(
-                                std::declval<Mat>(), std::declval<const VecBlock&>()))>>
-    : std::true_type {};
-
-template <class S, class = void>
-struct has_solve_normal : std::false_type {};
-template <class S>
-struct has_solve_normal<S, std::void_t<decltype(std::declval<S&>().solve_normal(
-                               std::declval<Mat>(), std::declval<const VecBlock&>()))>>
-    : std::true_type {};
-
-/// Relative tolerances of a solver, for the consistency test of the transposed solve.
-template <class S>
-std::pair<PetscReal, PetscReal> tolerances(const S& solver) {
-  if constexpr (std::is_same<std::decay_t<S>, Lsmr>::value) {
-    return {solver.options.atol, solver.options.btol};
-  } else if constexpr (std::is_same<std::decay_t<S>, KspLsqr>::value) {
-    return {solver.options.rtol, solver.options.rtol};
-  } else {
-    return {1e-6, 1e-6};
-  }
-}
-
-/// The serial library's test (lstsq.hpp, require_consistent_adjoint) on Vecs: AᵀdB = dX must be
-/// consistent, else A is rank-deficient and the gradient does not exist.
-inline void require_consistent_adjoint(const char* where, Mat A, const VecBlock& dB,
-                                       const VecBlock& dX, std::pair<PetscReal, PetscReal> tol) {
-  PetscReal normA = 0;
-  check(MatNorm(A, NORM_FROBENIUS, &normA), "MatNorm");
-  const PetscReal eps = std::numeric_limits<PetscReal>::epsilon();
-  Vector residual;
-  for (Eigen::Index j = 0; j < dX.size(); ++j) {
-    if (!residual) check(VecDuplicate(dX[j], residual.out()), "VecDuplicate");
-    check(MatMultTranspose(A, dB[j], residual), "MatMultTranspose");
-    check(VecAXPY(residual, -1.0, dX[j]), "VecAXPY");
-    const PetscReal normdX = VecSpace::norm(dX, j);
-    if (normdX == 0) continue;
-    const PetscReal scale = normA * VecSpace::norm(dB, j) / normdX;
-    const PetscReal bound =
-        std::max(10 * (tol.second + tol.first * scale), 1000 * eps * (1 + scale));
-    PetscReal normres = 0;
-    check(VecNorm(residual, NORM_2, &normres), "VecNorm");
-    if (!(normres / normdX <= bound))
-      sparsegrad::detail::throw_domain(
-          where, "A", "full column rank (the transposed system A^T dB = dX consistent)",
-          concat("relative residual ", normres / normdX, " > ", bound, " for column ", j,
-                 " of dX: A is rank-deficient"));
-  }
-}
-
 /// The entries of k distributed vectors at the global indices `needed` (sorted, unique), gathered
 /// onto this rank with one VecScatter (built once, used for every vector):
 /// out[c * needed.size() + p] = V_c[needed[p]]. Collective (every rank calls it).
@@ -736,11 +693,227 @@ class LocalArrays {
 struct LstsqGrads {
   Matrix A;            ///< dL/dA: A's layout and nonzero pattern, values on each rank's own rows
   VecBlock B;          ///< dL/dB: distributed like B
-  PetscReal damp = 0;  ///< dL/dλ (λ = petsc::Lsmr's options.damp); 0 when undamped
+  PetscReal damp = 0;  ///< dL/dλ (λ = the solver's options.damp); 0 when undamped
   /// Ghosts: the columns of this rank's rows owned by other ranks, whose entries of X and H
   /// (per right-hand side) this rank fetched; all it stores beyond its own rows.
   PetscInt ghosts = 0;
 };
+
+namespace detail {
+
+/// The adjoint engine's backend (adjoint.hpp) on PETSc: blocks are VecBlocks of A's row (m) or
+/// column (n) layout, products are MatMult / MatMultTranspose, and dA is assembled on each
+/// rank's own rows, with the entries of X, H and V at the ghost columns gathered once.
+class AdjointBackend {
+ public:
+  using AType = Mat;
+  using Block = VecBlock;
+  using Scalar = PetscScalar;
+  using Real = PetscReal;
+  static constexpr const char* where = "petsc::lstsq_backward";
+
+  AdjointBackend(Mat A, const VecBlock& B, const VecBlock& X, const VecBlock& dX)
+      : A_(A), layout_(A), B_(B), X_(X), dX_(dX) {
+    const Eigen::Index k = B.size();
+    require_block(where, "B", A, B, false, k);
+    require_block(where, "X", A, X, true, k);
+    require_block(where, "dX", A, dX, true, k);
+  }
+
+  Eigen::Index m() const { return layout_.m; }
+  Eigen::Index n() const { return layout_.n; }
+  Eigen::Index k() const { return B_.size(); }
+  const Block& B() const { return B_; }
+  const Block& X() const { return X_; }
+  const Block& dX() const { return dX_; }
+
+  Block apply(const Block& V) const { return product(V, false); }
+  Block apply_adjoint(const Block& U) const { return product(U, true); }
+  static Block minus(const Block& a, const Block& b) {
+    Block out = a;
+    for (Eigen::Index c = 0; c < out.size(); ++c) check(VecAXPY(out.at(c), -1.0, b[c]), "VecAXPY");
+    return out;
+  }
+  static Block join(std::initializer_list<const Block*> parts) {
+    std::vector<Vec> all;
+    for (const Block* p : parts)
+      for (Eigen::Index c = 0; c < p->size(); ++c) all.push_back((*p)[c]);
+    return Block::referencing(all);
+  }
+  static Block slice(const Block& Y, Eigen::Index first, Eigen::Index count) {
+    std::vector<Vec> part;
+    for (Eigen::Index c = first; c < first + count; ++c) part.push_back(Y[c]);
+    return Block::referencing(part);
+  }
+  static Eigen::Index columns(const Block& Y) { return Y.size(); }
+  static Real norm(const Block& Y, Eigen::Index j) { return VecSpace::norm(Y, j); }
+  static Real dot_re(const Block& a, const Block& b) {
+    Real sum = 0;
+    for (Eigen::Index c = 0; c < a.size(); ++c) {
+      PetscScalar d = 0;
+      check(VecDot(b[c], a[c], &d), "VecDot");
+      sum += d;
+    }
+    return sum;
+  }
+  Block zeros_m(Eigen::Index k) const {
+    Block out(k);
+    materialize(A_, out, false);
+    return out;
+  }
+  const Block& probe() {
+    if (probe_.size() == 0) {
+      probe_ = Block(1);
+      check(MatCreateVecs(A_, nullptr, &probe_.at(0)), "MatCreateVecs");
+      PetscInt lo = 0, hi = 0;
+      check(VecGetOwnershipRange(probe_[0], &lo, &hi), "VecGetOwnershipRange");
+      PetscScalar* a = nullptr;
+      check(VecGetArray(probe_[0], &a), "VecGetArray");
+      for (PetscInt i = lo; i < hi; ++i)
+        a[i - lo] = sparsegrad::detail::rank_probe_entry(Eigen::Index(i));
+      check(VecRestoreArray(probe_[0], &a), "VecRestoreArray");
+    }
+    return probe_;
+  }
+  Real norm_A() const {
+    PetscReal norm = 0;
+    check(MatNorm(A_, NORM_FROBENIUS, &norm), "MatNorm");
+    return norm;
+  }
+
+  template <class Solver>
+  Block solve(Solver& solver, const Block& G, const char* what) const {
+    return checked_solve(
+        where, what, [&]() -> VecBlock { return solver(A_, G); }, A_, true, G.size());
+  }
+  template <class Solver>
+  Block solve_normal(Solver& solver, const Block& G) const {
+    return checked_solve(
+        where, "solver's solve_normal", [&]() -> VecBlock { return solver.solve_normal(A_, G); },
+        A_, true, G.size());
+  }
+  template <class Call>
+  Block solve_adjoint(Call& call, const Block& G, const char* what) const {
+    return checked_solve(
+        where, what, [&]() -> VecBlock { return call(A_, G); }, A_, false, G.size());
+  }
+  /// (AAᵀ + λ²I)⁻¹G with the solver's solve_normal on Aᵀ (MatCreateTranspose: no copy).
+  template <class Solver>
+  Block solve_row_normal(Solver& solver, const Block& G) const {
+    Matrix At;
+    check(MatCreateTranspose(A_, At.out()), "MatCreateTranspose");
+    try {
+      return checked_solve(
+          where, "solver's solve_normal",
+          [&]() -> VecBlock { return solver.solve_normal(At.get(), G); }, At, true, G.size());
+    } catch (const std::domain_error& e) {
+      sparsegrad::detail::throw_domain(
+          where, "A", "full row rank for a wide A (rows < cols)",
+          concat("a rank-deficient A: the solve with A A^T reported: ", e.what(),
+                 "; the least-squares gradient does not exist there without damping"));
+    }
+  }
+
+  static Lsmr default_transpose() { return Lsmr(); }
+
+  /// dA on each rank's own rows of A's pattern: dA_ij = Σ_c −dB_ic X_jc − r_ic H_jc + W_ic V_jc,
+  /// r = AX − B; the entries of X, H and V at columns owned by other ranks (the ghosts, as in
+  /// MatMult) are gathered with one VecScatter.
+  LstsqGrads assemble(sparsegrad::detail::AdjointTerms<Block, Real>&& t) const {
+    const Eigen::Index k = this->k();
+    LstsqGrads g;
+    g.damp = t.ddamp;
+    g.B = k == 0 ? Block(0) : std::move(t.dB);
+    Block R(0);
+    if (t.with_H) R = minus(apply(X_), B_);
+    PetscInt r0 = 0, r1 = 0, c0 = 0, c1 = 0;
+    check(MatGetOwnershipRange(A_, &r0, &r1), "MatGetOwnershipRange");
+    check(MatGetOwnershipRangeColumn(A_, &c0, &c1), "MatGetOwnershipRangeColumn");
+    std::vector<PetscInt> ghosts;
+    for (PetscInt i = r0; i < r1; ++i) {
+      PetscInt ncols = 0;
+      const PetscInt* cols = nullptr;
+      check(MatGetRow(A_, i, &ncols, &cols, nullptr), "MatGetRow");
+      for (PetscInt e = 0; e < ncols; ++e)
+        if (cols[e] < c0 || cols[e] >= c1) ghosts.push_back(cols[e]);
+      check(MatRestoreRow(A_, i, &ncols, &cols, nullptr), "MatRestoreRow");
+    }
+    std::sort(ghosts.begin(), ghosts.end());
+    ghosts.erase(std::unique(ghosts.begin(), ghosts.end()), ghosts.end());
+    g.ghosts = PetscInt(ghosts.size());
+    const std::size_t count = ghosts.size();
+    const std::vector<PetscScalar> Xg = gather(ghosts, X_);
+    const std::vector<PetscScalar> Hg = t.with_H ? gather(ghosts, t.H) : std::vector<PetscScalar>();
+    const std::vector<PetscScalar> Vg =
+        t.with_null_space ? gather(ghosts, t.V) : std::vector<PetscScalar>();
+
+    check(MatDuplicate(A_, MAT_DO_NOT_COPY_VALUES, g.A.out()), "MatDuplicate");
+    {
+      const LocalArrays dBl(g.B), Rl(R), Xl(X_), Hl(t.H), Wl(t.W), Vl(t.V);
+      std::vector<PetscInt> cols;
+      std::vector<PetscScalar> vals;
+      for (PetscInt i = r0; i < r1; ++i) {
+        PetscInt ncols = 0;
+        const PetscInt* c = nullptr;
+        check(MatGetRow(A_, i, &ncols, &c, nullptr), "MatGetRow");
+        cols.assign(c, c + ncols);
+        check(MatRestoreRow(A_, i, &ncols, &c, nullptr), "MatRestoreRow");
+        vals.assign(cols.size(), 0.0);
+        for (std::size_t e = 0; e < cols.size(); ++e) {
+          const PetscInt j = cols[e];
+          const bool local = j >= c0 && j < c1;
+          const std::size_t p =
+              local
+                  ? 0
+                  : std::size_t(std::lower_bound(ghosts.begin(), ghosts.end(), j) - ghosts.begin());
+          auto at = [&](const LocalArrays& L, const std::vector<PetscScalar>& G, Eigen::Index q) {
+            return local ? L(j - c0, q) : G[std::size_t(q) * count + p];
+          };
+          PetscScalar v = 0;
+          for (Eigen::Index q = 0; q < k; ++q) {
+            v -= dBl(i - r0, q) * at(Xl, Xg, q);
+            if (t.with_H) v -= Rl(i - r0, q) * at(Hl, Hg, q);
+            if (t.with_null_space) v += Wl(i - r0, q) * at(Vl, Vg, q);
+          }
+          vals[e] = v;
+        }
+        check(MatSetValues(g.A, 1, &i, PetscInt(cols.size()), cols.data(), vals.data(),
+                           INSERT_VALUES),
+              "MatSetValues");
+      }
+    }
+    check(MatAssemblyBegin(g.A, MAT_FINAL_ASSEMBLY), "MatAssemblyBegin");
+    check(MatAssemblyEnd(g.A, MAT_FINAL_ASSEMBLY), "MatAssemblyEnd");
+    // A gradient beyond the range of double (finite inputs, overflowing products) is refused.
+    PetscReal normdA = 0;
+    check(MatNorm(g.A, NORM_FROBENIUS, &normdA), "MatNorm");
+    bool finite = std::isfinite(normdA) && std::isfinite(double(g.damp));
+    for (Eigen::Index c = 0; c < g.B.size(); ++c) finite = finite && std::isfinite(norm(g.B, c));
+    if (!finite)
+      sparsegrad::detail::throw_domain(where, "B, X and dX",
+                                       "a gradient representable in the scalar type",
+                                       "an overflow in dL/dA, dL/dB or dL/ddamp: products of B, X "
+                                       "and dX overflow; rescale the problem");
+    return g;
+  }
+
+ private:
+  Block product(const Block& V, bool adjoint) const {
+    Block Y(V.size());
+    if (adjoint)
+      MatOperator(A_).apply_adjoint({&V, V.size()}, {&Y, V.size()});
+    else
+      MatOperator(A_).apply({&V, V.size()}, {&Y, V.size()});
+    return Y;
+  }
+
+  Mat A_;
+  Layout layout_;
+  const VecBlock &B_, &X_, &dX_;
+  Block probe_;
+};
+
+}  // namespace detail
 
 /// X = argmin ‖AX − B‖ for each vector of B with `solver` (callable as solver(Mat, const
 /// VecBlock&) -> VecBlock: petsc::Lsmr, petsc::KspLsqr or your own). Collective.
@@ -764,124 +937,16 @@ inline Vector lstsq(Mat A, Vec b) {
   return lstsq(A, b, Lsmr{});
 }
 
-/// Reverse mode of petsc::lstsq (the serial lstsq_backward's math and checks, distributed):
-/// H = (AᵀA + λ²I)⁻¹dX, dB = A H and dA_ij = −dB_i·X_j − r_i·H_j on A's nonzeros, r = AX − B,
-/// dλ = −2λ Σ X∘H. With solve_normal (petsc::Lsmr: CRAIG) that is one solve, damped or not;
-/// otherwise (undamped only) the seed's two: dB = solver.solve_adjoint(A, dX) if it has one
-/// (KspLsqr), else petsc::Lsmr's, then H = solver(A, dB). Undamped, A must be tall or square
-/// of full column rank, else std::domain_error. Collective.
+/// Reverse mode of petsc::lstsq: the serial lstsq_backward's engine (adjoint.hpp: the same
+/// paths, rank tests, damping and wide case), on the distributed A. With solve_normal
+/// (petsc::Lsmr: CRAIG) one solve, damped or not, tall or wide; otherwise (undamped only) the
+/// seed's two: dB = solver.solve_adjoint(A, dX) if it has one (KspLsqr), else petsc::Lsmr's,
+/// then H = solver(A, dB). Collective.
 template <class Solver>
 LstsqGrads lstsq_backward(Mat A, const VecBlock& B, const VecBlock& X, const VecBlock& dX,
                           Solver&& solver) {
-  using detail::check;
-  constexpr const char* where = "petsc::lstsq_backward";
-  using SolverType = std::decay_t<Solver>;
-  // λ: petsc::Lsmr's options.damp; a damped problem needs solve_normal ((AᵀA + λ²I)⁻¹).
-  PetscReal damp = 0;
-  if constexpr (std::is_same<SolverType, Lsmr>::value) damp = solver.options.damp;
-  const detail::Layout L(A);
-  if (damp == 0 && L.m < L.n)
-    sparsegrad::detail::throw_domain(
-        where, "A", "a tall or square matrix (rows >= cols), or damping (solver.options.damp > 0)",
-        sparsegrad::detail::shape_string(L.m, L.n));
-  const Eigen::Index k = B.size();
-  detail::require_block(where, "B", A, B, false, k);
-  detail::require_block(where, "X", A, X, true, k);
-  detail::require_block(where, "dX", A, dX, true, k);
-
-  LstsqGrads g;
-  VecBlock H;
-  if constexpr (detail::has_solve_normal<SolverType>::value) {
-    // One solve: H = (AᵀA + λ²I)⁻¹dX, dB = A H.
-    H = detail::checked_solve(
-        where, "solver's solve_normal", [&]() -> VecBlock { return solver.solve_normal(A, dX); }, A,
-        true, k);
-    g.B = VecBlock(k);
-    MatOperator(A).apply({&H, k}, {&g.B, k});
-  } else {
-    // The seed's two solves: dB = (Aᵀ)⁺dX, then H = A⁺dB.
-    Lsmr fallback;
-    g.B = detail::checked_solve(
-        where, "transpose solver",
-        [&]() -> VecBlock {
-          if constexpr (detail::has_solve_adjoint<SolverType>::value)
-            return solver.solve_adjoint(A, dX);
-          else
-            return fallback.solve_adjoint(A, dX);
-        },
-        A, false, k);
-  }
-  // Undamped, AᵀdB = dX must be consistent (full column rank); damped, AᵀdB = dX − λ²H.
-  if (damp == 0) detail::require_consistent_adjoint(where, A, g.B, dX, detail::tolerances(solver));
-  if constexpr (!detail::has_solve_normal<SolverType>::value)
-    H = detail::checked_solve(
-        where, "solver", [&]() -> VecBlock { return solver(A, g.B); }, A, true, k);
-  // dL/dλ = −2λ Σ X ∘ H (global dots).
-  for (Eigen::Index c = 0; c < k && damp != 0; ++c) {
-    PetscScalar dot = 0;
-    check(VecDot(H[c], X[c], &dot), "VecDot");
-    g.damp -= 2 * damp * dot;
-  }
-
-  // r = AX − B on this rank's rows.
-  VecBlock R(k);
-  MatOperator(A).apply({&X, k}, {&R, k});
-  for (Eigen::Index c = 0; c < k; ++c) check(VecAXPY(R.at(c), -1.0, B[c]), "VecAXPY");
-
-  // dA_ij needs X_j and H_j for every column j of this rank's rows. Those in this rank's column
-  // range are local; the others (the ghosts, as in MatMult) are gathered with one VecScatter.
-  PetscInt r0 = 0, r1 = 0, c0 = 0, c1 = 0;
-  check(MatGetOwnershipRange(A, &r0, &r1), "MatGetOwnershipRange");
-  check(MatGetOwnershipRangeColumn(A, &c0, &c1), "MatGetOwnershipRangeColumn");
-  std::vector<PetscInt> ghosts;
-  for (PetscInt i = r0; i < r1; ++i) {
-    PetscInt ncols = 0;
-    const PetscInt* cols = nullptr;
-    check(MatGetRow(A, i, &ncols, &cols, nullptr), "MatGetRow");
-    for (PetscInt e = 0; e < ncols; ++e)
-      if (cols[e] < c0 || cols[e] >= c1) ghosts.push_back(cols[e]);
-    check(MatRestoreRow(A, i, &ncols, &cols, nullptr), "MatRestoreRow");
-  }
-  std::sort(ghosts.begin(), ghosts.end());
-  ghosts.erase(std::unique(ghosts.begin(), ghosts.end()), ghosts.end());
-  g.ghosts = PetscInt(ghosts.size());
-  const std::vector<PetscScalar> Xg = detail::gather(ghosts, X), Hg = detail::gather(ghosts, H);
-  const std::size_t count = ghosts.size();
-
-  check(MatDuplicate(A, MAT_DO_NOT_COPY_VALUES, g.A.out()), "MatDuplicate");
-  {
-    const detail::LocalArrays dBl(g.B), Rl(R), Xl(X), Hl(H);
-    std::vector<PetscInt> cols;
-    std::vector<PetscScalar> vals;
-    for (PetscInt i = r0; i < r1; ++i) {
-      PetscInt ncols = 0;
-      const PetscInt* c = nullptr;
-      check(MatGetRow(A, i, &ncols, &c, nullptr), "MatGetRow");
-      cols.assign(c, c + ncols);
-      check(MatRestoreRow(A, i, &ncols, &c, nullptr), "MatRestoreRow");
-      vals.assign(cols.size(), 0.0);
-      for (std::size_t e = 0; e < cols.size(); ++e) {
-        const PetscInt j = cols[e];
-        const bool local = j >= c0 && j < c1;
-        const std::size_t p =
-            local ? 0
-                  : std::size_t(std::lower_bound(ghosts.begin(), ghosts.end(), j) - ghosts.begin());
-        PetscScalar v = 0;
-        for (Eigen::Index q = 0; q < k; ++q) {
-          const PetscScalar xj = local ? Xl(j - c0, q) : Xg[std::size_t(q) * count + p];
-          const PetscScalar hj = local ? Hl(j - c0, q) : Hg[std::size_t(q) * count + p];
-          v -= dBl(i - r0, q) * xj + Rl(i - r0, q) * hj;
-        }
-        vals[e] = v;
-      }
-      check(
-          MatSetValues(g.A, 1, &i, PetscInt(cols.size()), cols.data(), vals.data(), INSERT_VALUES),
-          "MatSetValues");
-    }
-  }
-  check(MatAssemblyBegin(g.A, MAT_FINAL_ASSEMBLY), "MatAssemblyBegin");
-  check(MatAssemblyEnd(g.A, MAT_FINAL_ASSEMBLY), "MatAssemblyEnd");
-  return g;
+  detail::AdjointBackend backend(A, B, X, dX);
+  return sparsegrad::detail::AdjointEngine<detail::AdjointBackend>(backend).run(solver);
 }
 
 /// One right-hand side (Vecs); g.B holds one vector.
@@ -893,10 +958,20 @@ LstsqGrads lstsq_backward(Mat A, Vec b, Vec x, Vec dx, Solver&& solver) {
 
 /// With the default petsc::Lsmr.
 inline LstsqGrads lstsq_backward(Mat A, Vec b, Vec x, Vec dx) {
-  return lstsq_backward(A, b, x, dx, Lsmr{});
+  Lsmr solver;
+  return lstsq_backward(A, b, x, dx, solver);
 }
 
 }  // namespace petsc
+
+/// KSPLSQR's accuracy claim is its rtol, for the backward's consistency (rank) test.
+template <>
+struct solver_traits<petsc::KspLsqr> : default_solver_traits<petsc::KspLsqr> {
+  static std::pair<double, double> tolerances(const petsc::KspLsqr& solver) {
+    return {solver.options.rtol, solver.options.rtol};
+  }
+};
+
 }  // namespace sparsegrad
 
 #endif  // SPARSEGRAD_BACKENDS_PETSC_HPP

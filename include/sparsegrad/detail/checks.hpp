@@ -11,6 +11,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace sparsegrad {
 namespace detail {
@@ -18,6 +20,24 @@ namespace detail {
 /// The dense n x k matrix type of the solvers and the adjoint.
 template <class Scalar>
 using DenseMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+
+/// The type lstsq returns for a right-hand side of type BDerived: a vector when B is a
+/// compile-time vector, else a dense matrix.
+template <class BDerived>
+using solution_t =
+    std::conditional_t<BDerived::ColsAtCompileTime == 1,
+                       Eigen::Matrix<typename BDerived::Scalar, Eigen::Dynamic, 1>,
+                       Eigen::Matrix<typename BDerived::Scalar, Eigen::Dynamic, Eigen::Dynamic>>;
+
+/// A dense n x k result in the shape of Result (its first column for a vector type).
+template <class Result>
+Result shape_like(DenseMatrix<typename Result::Scalar>&& M) {
+  if constexpr (Result::ColsAtCompileTime == 1) {
+    return M.col(0);
+  } else {
+    return std::move(M);
+  }
+}
 
 /// Streams any number of values into one string.
 template <class... Parts>

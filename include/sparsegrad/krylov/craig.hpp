@@ -48,25 +48,102 @@
 #include <limits>
 #include <vector>
 
+#include "../operator.hpp"
+#include "bidiagonal.hpp"
 #include "block.hpp"
 #include "lsmr.hpp"
 
 namespace sparsegrad {
 namespace detail {
 
-/// Scalar state of one right-hand side of CRAIG (names as in the file comment).
+/// The scalar recurrences of CRAIG for one right-hand side (names as in the file comment), and
+/// LSQR's on the same bidiagonal for the rank test. Independent of the vectors.
 template <class Real>
-struct CraigColumn {
-  Eigen::Index id = 0;
-  bool done = false;
-  int istop = 0;
+struct CraigScalars : ColumnState<Real> {
   Real normg = 0;
   Real alpha = 0, beta = 0, zeta = 0;
   Real normM2 = 0;              // ‖B_k‖_F²
   Real normP2 = 0;              // ‖P_k‖_F² = ‖L_k⁻¹‖_F²
   Real normy2 = 0;              // ‖z_k‖²
   Real rhobar = 0, phibar = 0;  // LSQR's rotation state on the same bidiagonal
-  Real normr = 0, normar = 0, normM = 0, cond = 0;
+  // L_k (diagonal α_i, subdiagonal β_{i+1}): its singular values are those of the explored part
+  // of M = [Aᴴ λI] (krylov/bidiagonal.hpp).
+  std::vector<Real> alpha_diag, beta_sub;
+
+  /// After β₁u₁ = g and α₁v₁ = Mᴴu₁. False (and done, rank_deficient) when α₁ = 0: then
+  /// g ⊥ range(Aᴴ) and Aᴴy = g is inconsistent.
+  bool start(Real normg_, Real alpha1, std::size_t capacity) {
+    alpha_diag.reserve(capacity);
+    beta_sub.reserve(capacity);
+    normg = normg_, beta = normg, alpha = alpha1;
+    rhobar = alpha, phibar = beta;
+    normM2 = alpha * alpha;
+    this->norma = alpha;
+    this->normr = beta;
+    if (alpha == 0) {
+      this->istop = int(Stop::rank_deficient), this->done = true;
+      return false;
+    }
+    alpha_diag.push_back(alpha);
+    zeta = beta / alpha;
+    normy2 = zeta * zeta;
+    normP2 = Real(1) / (alpha * alpha);
+    this->conda = std::sqrt(normM2 * normP2);
+    return true;
+  }
+
+  /// After the new β (βu = Mv − αu): ‖g − (AᴴA + λ²I)H_k‖ = |βζ| and the tests on H_k, in
+  /// LSMR's order of precedence.
+  void after_beta(Real beta_, int itn, const StoppingRule<Real>& rule) {
+    beta = beta_;
+    beta_sub.push_back(beta);
+    this->normr = std::abs(beta * zeta);
+    normM2 += beta * beta;
+    this->norma = std::sqrt(normM2);
+    const Real normy = std::sqrt(normy2);
+    const Real test1 = this->normr / normg;
+    const Real t1 = test1 / (1 + this->norma * normy / normg);
+    const Real rtol = rule.btol + rule.atol * this->norma * normy / normg;
+    const Real test3 = Real(1) / this->conda;
+    Stop stop = Stop::zero_solution;
+    if (itn >= rule.maxiter) stop = Stop::iteration_limit;
+    if (1 + test3 <= 1) stop = Stop::condition_eps;
+    if (1 + t1 <= 1) stop = Stop::compatible_eps;
+    if (test3 <= rule.ctol) stop = Stop::condition_limit;
+    if (test1 <= rtol) stop = Stop::compatible;
+    this->istop = int(stop);
+    this->done = stop != Stop::zero_solution;
+  }
+
+  /// After the new α (αv = Mᴴu − βv): LSQR's step on the same bidiagonal and the rank test;
+  /// then ζ for the update H += ζp. False (and done, rank_deficient) when A is rank-deficient.
+  bool after_alpha(Real alpha_, Real rank_tol) {
+    alpha = alpha_;
+    normM2 += alpha * alpha;
+    const Real rho = std::hypot(rhobar, beta);
+    const Real cs = rhobar / rho, sn = beta / rho;
+    rhobar = -cs * alpha;
+    phibar = sn * phibar;
+    this->normar = phibar * alpha * std::abs(cs);
+    // Least-squares residual stationary while CRAIG's is not small: inconsistent. Below
+    // sqrt(eps) the normal equations are singular at working precision (cond² > 1/eps), so the
+    // threshold is never tighter than that: in float a rank-deficient A otherwise runs to
+    // maxiter on rounding noise and reports non-convergence instead of rank deficiency.
+    if (phibar > 0 && alpha * std::abs(cs) <= rank_tol * std::sqrt(normM2)) {
+      this->istop = int(Stop::rank_deficient), this->done = true, this->normr = phibar;
+      return false;
+    }
+    alpha_diag.push_back(alpha);
+    zeta = -beta * zeta / alpha;
+    normy2 += zeta * zeta;
+    return true;
+  }
+
+  /// After the vector update, with ‖p‖ of the new p.
+  void after_update(Real normp) {
+    normP2 += normp * normp;
+    this->conda = std::sqrt(normM2) * std::sqrt(normP2);
+  }
 };
 
 /// CRAIG for H = (AᴴA + λ²I)⁻¹G on k columns at once (see the file comment). `H` receives the
@@ -80,15 +157,13 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
   using Block = typename Space::Block;
   using Index = Eigen::Index;
   const Index m = op.rows(), n = op.cols();
-  const Index maxiter = opt.maxiter ? *opt.maxiter : std::min(m, n);
+  const auto rule = StoppingRule<Real>::from(opt, m, n);
   const Real damp = opt.damp;
-  const Real ctol = opt.conlim > 0 ? Real(1) / opt.conlim : Real(0);
-  const Real atol = opt.atol, btol = opt.btol;
-  const Real rank_tol = std::max(atol, std::sqrt(std::numeric_limits<Real>::epsilon()));
+  const Real rank_tol = std::max(rule.atol, std::sqrt(std::numeric_limits<Real>::epsilon()));
   const bool damped = damp != 0;
 
   stats.resize(static_cast<std::size_t>(k));
-  std::vector<CraigColumn<Real>> state(static_cast<std::size_t>(k));
+  std::vector<CraigScalars<Real>> state(static_cast<std::size_t>(k));
 
   // Workspace, allocated once: u, p (n), v (m) and its damping part vs (n), product targets.
   Block U = G, P = Space::zeros(n, k), V = Space::zeros(m, k);
@@ -96,73 +171,51 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
   Block Au = Space::zeros(m, k), Atv = Space::zeros(n, k);
   H = Space::zeros(n, k);
 
-  // αv = Mᴴu = [A u; λ u] − βv, with ‖v‖ over both parts.
+  // αv = Mᴴu − βv = [A u; λ u] − βv, with ‖v‖ over both parts.
   auto next_v = [&](Index p, Real beta) {
+    if (!damped) return Space::bidiag_step(V, p, beta, Au, p);
     if (beta != 0) {
       Space::add_scaled_self(V, p, -beta, Au, p);
     } else {
       Space::copy(V, p, Au, p);
     }
-    Real alpha = Space::norm(V, p);
-    if (damped) {
-      Space::scale(Vs, p, -beta);
-      Space::axpy(Vs, p, damp, U, p);
-      alpha = std::hypot(alpha, Space::norm(Vs, p));
-    }
+    Space::scale(Vs, p, -beta);
+    Space::axpy(Vs, p, damp, U, p);
+    const Real alpha = std::hypot(Space::norm(V, p), Space::norm(Vs, p));
     if (alpha > 0) {
       Space::scale(V, p, Real(1) / alpha);
-      if (damped) Space::scale(Vs, p, Real(1) / alpha);
+      Space::scale(Vs, p, Real(1) / alpha);
     }
     return alpha;
   };
 
   // β₁u₁ = g,  α₁v₁ = Mᴴu₁.
+  std::vector<Real> normg(static_cast<std::size_t>(k));
   for (Index j = 0; j < k; ++j) {
-    auto& c = state[static_cast<std::size_t>(j)];
-    c.id = j;
-    c.normg = Space::norm(G, j);
-    c.beta = c.normg;
-    if (c.beta > 0) Space::scale(U, j, Real(1) / c.beta);
+    normg[static_cast<std::size_t>(j)] = Space::norm(G, j);
+    if (normg[static_cast<std::size_t>(j)] > 0)
+      Space::scale(U, j, Real(1) / normg[static_cast<std::size_t>(j)]);
   }
   op.apply(Space::active(U, k), Space::active(Au, k));
   for (Index j = 0; j < k; ++j) {
     auto& c = state[static_cast<std::size_t>(j)];
-    if (c.normg == 0) {
+    c.id = j;
+    if (normg[static_cast<std::size_t>(j)] == 0) {
       c.done = true;  // H = 0, istop 0
       continue;
     }
-    c.alpha = next_v(j, Real(0));
-    c.rhobar = c.alpha;
-    c.phibar = c.beta;
-    c.normM2 = c.alpha * c.alpha;
-    c.normM = c.alpha;
-    c.normr = c.beta;
-    if (c.alpha == 0) {  // Aᴴ y = g with g ⊥ range(Aᴴ): inconsistent
-      c.istop = int(Stop::rank_deficient), c.done = true;
-      continue;
-    }
-    c.zeta = c.beta / c.alpha;
-    Space::copy(P, j, U, j);
-    Space::scale(P, j, Real(1) / c.alpha);
-    Space::axpy(H, j, c.zeta, P, j);
-    c.normy2 = c.zeta * c.zeta;
-    c.normP2 = Real(1) / (c.alpha * c.alpha);
-    c.cond = std::sqrt(c.normM2 * c.normP2);
+    // p₁ = u₁/α₁ (‖p₁‖ = 1/α₁ is already in start's ‖P‖_F²), H = ζ₁p₁.
+    if (c.start(normg[static_cast<std::size_t>(j)], next_v(j, Real(0)), rule.record_capacity()))
+      Space::craig_update(P, U, H, j, j, Real(0), c.alpha, c.zeta);
   }
 
   Index active = k;
   int itn = 0;
   auto compact = [&]() {
     active = compact_columns<Space>(state, active,
-                                    [&](const auto& c) {
-                                      const auto id = static_cast<std::size_t>(c.id);
-                                      stats.istop[id] = c.istop;
-                                      stats.itn[id] = itn;
-                                      stats.normr[id] = c.normr;
-                                      stats.normar[id] = c.normar;
-                                      stats.norma[id] = c.normM;
-                                      stats.conda[id] = c.cond;
-                                      stats.normx[id] = Space::norm(H, c.id);
+                                    [&](CraigScalars<Real>& c) {
+                                      c.normx = Space::norm(H, c.id);
+                                      record(stats, c, itn);
                                     },
                                     {&U, &P, &V, damped ? &Vs : nullptr});
   };
@@ -170,65 +223,30 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
 
   while (active > 0) {
     ++itn;
-    // βu = M v − αu = Aᴴv + λ vs − αu.
+    // βu = M v − αu = Aᴴv + λ vs − αu, then the tests on H_itn.
     op.apply_adjoint(Space::active(V, active), Space::active(Atv, active));
     for (Index p = 0; p < active; ++p) {
       auto& c = state[static_cast<std::size_t>(p)];
-      Space::add_scaled_self(U, p, -c.alpha, Atv, p);
-      if (damped) Space::axpy(U, p, damp, Vs, p);
-      c.beta = Space::norm(U, p);
-      if (c.beta > 0) Space::scale(U, p, Real(1) / c.beta);
-
-      // Tests on H_itn: ‖g − (AᴴA + λ²I)H‖ = |β ζ|, in LSMR's order of precedence.
-      c.normr = std::abs(c.beta * c.zeta);
-      c.normM2 += c.beta * c.beta;
-      c.normM = std::sqrt(c.normM2);
-      const Real normy = std::sqrt(c.normy2);
-      const Real test1 = c.normr / c.normg;
-      const Real t1 = test1 / (1 + c.normM * normy / c.normg);
-      const Real rtol = btol + atol * c.normM * normy / c.normg;
-      const Real test3 = Real(1) / c.cond;
-      int istop = 0;
-      if (itn >= maxiter) istop = 7;
-      if (1 + test3 <= 1) istop = 6;
-      if (1 + t1 <= 1) istop = 4;
-      if (test3 <= ctol) istop = 3;
-      if (test1 <= rtol) istop = 1;
-      c.istop = istop;
-      c.done = istop > 0;
+      Real beta;
+      if (damped) {
+        Space::add_scaled_self(U, p, -c.alpha, Atv, p);
+        Space::axpy(U, p, damp, Vs, p);
+        beta = Space::norm(U, p);
+        if (beta > 0) Space::scale(U, p, Real(1) / beta);
+      } else {
+        beta = Space::bidiag_step(U, p, c.alpha, Atv, p);
+      }
+      c.after_beta(beta, itn, rule);
     }
     compact();
     if (active == 0) break;
 
-    // αv = Mᴴu − βv; LSQR's step on the same bidiagonal; then H += ζp.
+    // αv = Mᴴu − βv; LSQR's step on the same bidiagonal; then p and H += ζp.
     op.apply(Space::active(U, active), Space::active(Au, active));
     for (Index p = 0; p < active; ++p) {
       auto& c = state[static_cast<std::size_t>(p)];
-      c.alpha = next_v(p, c.beta);
-      c.normM2 += c.alpha * c.alpha;
-
-      const Real rho = std::hypot(c.rhobar, c.beta);
-      const Real cs = c.rhobar / rho, sn = c.beta / rho;
-      c.rhobar = -cs * c.alpha;
-      c.phibar = sn * c.phibar;
-      c.normar = c.phibar * c.alpha * std::abs(cs);
-      // Least-squares residual stationary while CRAIG's is not small: inconsistent. Below
-      // sqrt(eps) the normal equations are singular at working precision (cond² > 1/eps), so
-      // the threshold is never tighter than that: in float a rank-deficient A otherwise runs to
-      // maxiter on rounding noise and reports non-convergence instead of rank deficiency.
-      if (c.phibar > 0 && c.alpha * std::abs(cs) <= rank_tol * std::sqrt(c.normM2)) {
-        c.istop = int(Stop::rank_deficient), c.done = true, c.normr = c.phibar;
-        continue;
-      }
-
-      c.zeta = -c.beta * c.zeta / c.alpha;
-      Space::add_scaled_self(P, p, -c.beta, U, p);
-      Space::scale(P, p, Real(1) / c.alpha);
-      Space::axpy(H, c.id, c.zeta, P, p);
-      c.normy2 += c.zeta * c.zeta;
-      const Real normp = Space::norm(P, p);
-      c.normP2 += normp * normp;
-      c.cond = std::sqrt(c.normM2) * std::sqrt(c.normP2);
+      if (c.after_alpha(next_v(p, c.beta), rank_tol))
+        c.after_update(Space::craig_update(P, U, H, p, c.id, c.beta, c.alpha, c.zeta));
     }
     compact();
   }
@@ -244,7 +262,8 @@ LsmrResult<Scalar> craig_on_operator(const Operator& op, const DenseMatrix<Scala
     throw_invalid(where, "G", concat(op.cols(), " rows (the columns of A)"),
                   concat(G.rows(), " rows"));
   LsmrResult<Scalar> result;
-  craig_kernel<EigenBlockSpace<Scalar>>(op, G, G.cols(), opt, result.X, result);
+  craig_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(op), G, G.cols(), opt, result.X,
+                                        result);
   return result;
 }
 

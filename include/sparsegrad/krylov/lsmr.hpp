@@ -11,7 +11,7 @@
 /// same problem both stop at the same iteration with the same istop.
 ///
 /// The algorithm is written once (`detail::lsmr_kernel`) and is generic over the operator
-/// (see operator.hpp) and over the vector space (detail/eigen_block.hpp): all k columns are
+/// (see operator.hpp) and over the vector space (krylov/block.hpp): all k columns are
 /// iterated together, each with its own scalars and stopping test, and a column that stops is
 /// compacted out, so it costs nothing more and its result is exactly that of a separate run.
 
@@ -34,6 +34,7 @@
 #include "../matrix.hpp"
 #include "../operator.hpp"
 #include "../preconditioner.hpp"
+#include "bidiagonal.hpp"
 #include "block.hpp"
 
 namespace sparsegrad {
@@ -119,53 +120,152 @@ struct LsmrResult : Diagnostics {
 
 namespace detail {
 
-/// Stable Givens rotation [c s; -s c]ᵀ[a; b] = [r; 0] (scipy's _sym_ortho; Choi, Paige and
-/// Saunders, SIAM J. Sci. Comput. 2011, Table 2.9).
-template <class Real>
-void sym_ortho(Real a, Real b, Real& c, Real& s, Real& r) {
-  using std::abs;
-  using std::sqrt;
-  auto sign = [](Real x) { return Real((x > 0) - (x < 0)); };
-  if (b == 0) {
-    c = sign(a), s = 0, r = abs(a);
-  } else if (a == 0) {
-    c = 0, s = sign(b), r = abs(b);
-  } else if (abs(b) > abs(a)) {
-    const Real tau = a / b;
-    s = sign(b) / sqrt(1 + tau * tau), c = s * tau, r = b / s;
-  } else {
-    const Real tau = b / a;
-    c = sign(a) / sqrt(1 + tau * tau), s = c * tau, r = a / c;
-  }
-}
-
-/// Scalar state of one right-hand side, named as in Fong & Saunders (2011), Section 2–3.
-template <class Real>
-struct LsmrColumn {
-  Eigen::Index id = 0;  // column of B this state belongs to
-  bool done = false;
-  int istop = 0;
-  Real normb = 0;
-  // Golub–Kahan bidiagonalization
-  Real alpha = 0, beta = 0;
-  // rotations Qhat, Q, Qbar and the quantities they update
-  Real zetabar = 0, alphabar = 0, rho = 1, rhobar = 1, cbar = 1, sbar = 0, zeta = 0;
-  // estimate of ‖r‖ (Section 3.1)
-  Real betadd = 0, betad = 0, rhodold = 1, tautildeold = 0, thetatilde = 0, d = 0;
-  // estimates of ‖A‖ and cond(A) (Section 3.2)
-  // scipy starts minrbar at 1e100 and lets the placeholder rhobar = 1 into maxrbar, which makes
-  // cond(A) depend on the scale of A (istop 3 at iteration 1 for entries ~1e±150); here neither
-  // enters, which gives scipy's value whenever some rhobar or rhotemp is >= 1.
-  Real normA2 = 0, maxrbar = 0, minrbar = std::numeric_limits<Real>::infinity(), normA = 0,
-       condA = 1;
-  Real normx = 0, normr = 0, normar = 0;
-};
-
 template <class Options, class = void>
 struct has_lsmr_callback : std::false_type {};
 template <class Options>
 struct has_lsmr_callback<Options, std::void_t<decltype(std::declval<const Options&>().callback)>>
     : std::true_type {};
+
+/// The scalar recurrences of LSMR for one right-hand side, named as in Fong & Saunders (2011),
+/// Sections 2–3: the rotations that turn the Golub–Kahan bidiagonal B_k into R_k and R_kᵀ into
+/// R̄_k, and the estimates of ‖r‖, ‖A‖ and cond(A). Independent of the vectors: `step` takes
+/// the new α, β and returns the coefficients of the vector update.
+template <class Real>
+struct LsmrScalars : ColumnState<Real> {
+  Real normb = 0;
+  Real alpha = 0, beta = 0;  // Golub–Kahan bidiagonalization
+  // rotations Q̂, Q, Q̄ and the quantities they update
+  Real zetabar = 0, alphabar = 0, rho = 1, rhobar = 1, cbar = 1, sbar = 0, zeta = 0;
+  // estimate of ‖r‖ (Section 3.1)
+  Real betadd = 0, betad = 0, rhodold = 1, tautildeold = 0, thetatilde = 0, d = 0;
+  // estimates of ‖A‖ and cond(A) (Section 3.2). scipy starts minrbar at 1e100 and lets the
+  // placeholder rhobar = 1 into maxrbar, which makes cond(A) depend on the scale of A (istop 3
+  // at iteration 1 for entries ~1e±150); here neither enters, which gives scipy's value whenever
+  // some rhobar or rhotemp is >= 1.
+  Real normA2 = 0, maxrbar = 0, minrbar = std::numeric_limits<Real>::infinity();
+  // R_k, the upper bidiagonal of the first QR (diagonal ρ_i, superdiagonal θ_{i+1}): its
+  // singular values are those of [B_k; λI] (krylov/bidiagonal.hpp).
+  std::vector<Real> rho_diag, theta_super;
+
+  /// Coefficients of the vector update of one iteration (see EigenBlockSpace::lsmr_update).
+  struct Update {
+    Real hbar, x, h;
+  };
+
+  /// After β₁u₁ = b − Ax₀ and α₁v₁ = Aᴴu₁. Marks the column done when x₀ (or 0) solves it.
+  void start(Real normb_, Real beta1, Real alpha1, std::size_t capacity) {
+    rho_diag.reserve(capacity);
+    theta_super.reserve(capacity);
+    normb = normb_, beta = beta1, alpha = alpha1;
+    zetabar = alpha * beta;
+    alphabar = alpha;
+    betadd = beta;
+    normA2 = alpha * alpha;
+    this->norma = std::sqrt(normA2);
+    this->normr = beta;
+    this->normar = alpha * beta;
+  }
+
+  /// One iteration's rotations and estimates, given the new β (of u) and α (of v).
+  Update step(Real alpha_, Real beta_, Real damp, int itn) {
+    alpha = alpha_, beta = beta_;
+    // Rotation Q̂_{k,2k+1} eliminates the damping term.
+    Real chat, shat, alphahat;
+    sym_ortho(alphabar, damp, chat, shat, alphahat);
+    // Rotation Q_k turns B_k into R_k.
+    const Real rhoold = rho;
+    Real cq, sq;
+    sym_ortho(alphahat, beta, cq, sq, rho);
+    const Real thetanew = sq * alpha;
+    alphabar = cq * alpha;
+    rho_diag.push_back(rho);
+    theta_super.push_back(thetanew);
+    // Rotation Q̄_k turns R_kᵀ into R̄_k.
+    const Real rhobarold = rhobar, zetaold = zeta;
+    const Real thetabar = sbar * rho;
+    const Real rhotemp = cbar * rho;
+    sym_ortho(cbar * rho, thetanew, cbar, sbar, rhobar);
+    zeta = cbar * zetabar;
+    zetabar = -sbar * zetabar;
+    // h̄ = h − (θ̄ρ/(ρ_old ρ̄_old)) h̄,  x += ζ/(ρρ̄) h̄,  h = v − (θ/ρ) h.
+    const Update update{-(thetabar * rho / (rhoold * rhobarold)), zeta / (rho * rhobar),
+                        -(thetanew / rho)};
+
+    // Estimate ‖r‖ (Section 3.1): apply Q̂, Q, then Q̃_{k−1}.
+    const Real betaacute = chat * betadd;
+    const Real betacheck = -shat * betadd;
+    const Real betahat = cq * betaacute;
+    betadd = -sq * betaacute;
+    const Real thetatildeold = thetatilde;
+    Real ctildeold, stildeold, rhotildeold;
+    sym_ortho(rhodold, thetabar, ctildeold, stildeold, rhotildeold);
+    thetatilde = stildeold * rhobar;
+    rhodold = ctildeold * rhobar;
+    betad = -stildeold * betad + ctildeold * betahat;
+    tautildeold = (zetaold - thetatildeold * tautildeold) / rhotildeold;
+    const Real taud = (zeta - thetatilde * tautildeold) / rhodold;
+    d += betacheck * betacheck;
+    this->normr = std::sqrt(d + (betad - taud) * (betad - taud) + betadd * betadd);
+
+    // Estimate ‖A‖ and cond(A) (Section 3.2).
+    normA2 += beta * beta;
+    this->norma = std::sqrt(normA2);
+    normA2 += alpha * alpha;
+    if (itn > 1) {
+      maxrbar = std::max(maxrbar, rhobarold);
+      minrbar = std::min(minrbar, rhobarold);
+    }
+    this->conda = std::max(maxrbar, rhotemp) / std::min(minrbar, rhotemp);
+    this->normar = std::abs(zetabar);
+    return update;
+  }
+
+  /// scipy's stopping rules after the vector update (normx = ‖x‖), in scipy's order so that the
+  /// same istop wins. Returns the stop code (0: go on).
+  int test(int itn, const StoppingRule<Real>& rule) const {
+    const Real normx = this->normx, normr = this->normr, norma = this->norma;
+    const Real test1 = normr / normb;
+    const Real test2 = (norma * normr) != 0 ? this->normar / (norma * normr)
+                                            : std::numeric_limits<Real>::infinity();
+    const Real test3 = Real(1) / this->conda;
+    const Real t1 = test1 / (1 + norma * normx / normb);
+    const Real rtol = rule.btol + rule.atol * norma * normx / normb;
+    Stop stop = Stop::zero_solution;
+    if (itn >= rule.maxiter) stop = Stop::iteration_limit;
+    if (1 + test3 <= 1) stop = Stop::condition_eps;
+    if (1 + test2 <= 1) stop = Stop::least_squares_eps;
+    if (1 + t1 <= 1) stop = Stop::compatible_eps;
+    if (test3 <= rule.ctol) stop = Stop::condition_limit;
+    if (test2 <= rule.atol) stop = Stop::least_squares;
+    if (test1 <= rtol) stop = Stop::compatible;
+    return int(stop);
+  }
+};
+
+/// The iteration's progress for options.callback; false from the callback stops every column.
+template <class Options, class Real>
+bool report_progress(const Options& opt, int itn, std::vector<LsmrScalars<Real>>& state,
+                     Eigen::Index active) {
+  if constexpr (has_lsmr_callback<Options>::value) {
+    if (!opt.callback) return true;
+    LsmrProgress<Real> progress;
+    progress.itn = itn;
+    for (Eigen::Index p = 0; p < active; ++p) {
+      const auto& c = state[static_cast<std::size_t>(p)];
+      progress.column.push_back(c.id);
+      progress.istop.push_back(c.istop);
+      progress.normr.push_back(c.normr);
+      progress.normar.push_back(c.normar);
+      progress.norma.push_back(c.norma);
+      progress.conda.push_back(c.conda);
+      progress.normx.push_back(c.normx);
+    }
+    return opt.callback(progress);
+  } else {
+    (void)opt, (void)itn, (void)state, (void)active;
+    return true;
+  }
+}
 
 /// LSMR on k right-hand sides at once. `X` receives the n x k solution; `stats` the
 /// diagnostics. `X0` may be null (start from zero). Never throws for numerical outcomes.
@@ -177,13 +277,11 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
   using Block = typename Space::Block;
   using Index = Eigen::Index;
   const Index m = op.rows(), n = op.cols();
-  const Index maxiter = opt.maxiter ? *opt.maxiter : std::min(m, n);
+  const auto rule = StoppingRule<Real>::from(opt, m, n);
   const Real damp = opt.damp;
-  const Real ctol = opt.conlim > 0 ? Real(1) / opt.conlim : Real(0);
-  const Real atol = opt.atol, btol = opt.btol;
 
   stats.resize(static_cast<std::size_t>(k));
-  std::vector<LsmrColumn<Real>> state(static_cast<std::size_t>(k));
+  std::vector<LsmrScalars<Real>> state(static_cast<std::size_t>(k));
 
   // Workspace, allocated once: u (m), v, h, hbar (n) per column, and the two product targets.
   Block U = B, V = Space::zeros(n, k), H = Space::zeros(n, k), Hbar = Space::zeros(n, k);
@@ -197,31 +295,22 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
   }
 
   // β₁u₁ = b − Ax₀,  α₁v₁ = Aᴴu₁.
+  std::vector<Real> normb(static_cast<std::size_t>(k)), beta1(normb.size());
   for (Index j = 0; j < k; ++j) {
-    auto& c = state[static_cast<std::size_t>(j)];
-    c.id = j;
-    c.normb = Space::norm(B, j);
+    const auto jj = static_cast<std::size_t>(j);
+    normb[jj] = Space::norm(B, j);
     if (X0) Space::axpy(U, j, Real(-1), Av, j);
-    c.beta = X0 ? Space::norm(U, j) : c.normb;
-    if (c.beta > 0) Space::scale(U, j, Real(1) / c.beta);
+    beta1[jj] = X0 ? Space::norm(U, j) : normb[jj];
+    if (beta1[jj] > 0) Space::scale(U, j, Real(1) / beta1[jj]);
   }
   op.apply_adjoint(Space::active(U, k), Space::active(Atu, k));
   for (Index j = 0; j < k; ++j) {
-    auto& c = state[static_cast<std::size_t>(j)];
-    if (c.beta > 0) {
-      Space::copy(V, j, Atu, j);
-      c.alpha = Space::norm(V, j);
-    }
-    if (c.alpha > 0) Space::scale(V, j, Real(1) / c.alpha);
+    const auto jj = static_cast<std::size_t>(j);
+    auto& c = state[jj];
+    c.id = j;
+    const Real alpha1 = beta1[jj] > 0 ? Space::bidiag_step(V, j, Real(0), Atu, j) : Real(0);
     Space::copy(H, j, V, j);
-
-    c.zetabar = c.alpha * c.beta;
-    c.alphabar = c.alpha;
-    c.betadd = c.beta;
-    c.normA2 = c.alpha * c.alpha;
-    c.normA = std::sqrt(c.normA2);
-    c.normr = c.beta;
-    c.normar = c.alpha * c.beta;
+    c.start(normb[jj], beta1[jj], alpha1, rule.record_capacity());
     if (c.normar == 0) {
       c.done = true;  // x0 (or 0) already solves the problem
     } else if (c.normb == 0) {
@@ -230,136 +319,38 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
     }
   }
 
-  // Record finished columns and move the active ones to the front of the workspace.
   Index active = k;
   int itn = 0;
   auto compact = [&]() {
     active = compact_columns<Space>(state, active,
-                                    [&](const LsmrColumn<Real>& c) {
-                                      const auto id = static_cast<std::size_t>(c.id);
-                                      stats.istop[id] = c.istop;
-                                      stats.itn[id] = itn;
-                                      stats.normr[id] = c.normr;
-                                      stats.normar[id] = c.normar;
-                                      stats.norma[id] = c.normA;
-                                      stats.conda[id] = c.condA;
-                                      stats.normx[id] = c.normx;
-                                    },
+                                    [&](const LsmrScalars<Real>& c) { record(stats, c, itn); },
                                     {&U, &V, &H, &Hbar});
   };
   compact();
 
-  while (active > 0 && itn < maxiter) {
+  while (active > 0 && itn < rule.maxiter) {
     ++itn;
     // Next step of the bidiagonalization: βu = Av − αu, αv = Aᴴu − βv.
     op.apply(Space::active(V, active), Space::active(Av, active));
     for (Index p = 0; p < active; ++p) {
       auto& c = state[static_cast<std::size_t>(p)];
-      Space::add_scaled_self(U, p, -c.alpha, Av, p);
-      c.beta = Space::norm(U, p);
-      if (c.beta > 0) Space::scale(U, p, Real(1) / c.beta);
+      c.beta = Space::bidiag_step(U, p, c.alpha, Av, p);
     }
     op.apply_adjoint(Space::active(U, active), Space::active(Atu, active));
     for (Index p = 0; p < active; ++p) {
       auto& c = state[static_cast<std::size_t>(p)];
-      if (c.beta > 0) {
-        Space::add_scaled_self(V, p, -c.beta, Atu, p);
-        c.alpha = Space::norm(V, p);
-        if (c.alpha > 0) Space::scale(V, p, Real(1) / c.alpha);
-      }
-
-      // Rotation Qhat_{k,2k+1} eliminates the damping term.
-      Real chat, shat, alphahat;
-      sym_ortho(c.alphabar, damp, chat, shat, alphahat);
-
-      // Rotation Q_k turns B_k into R_k.
-      const Real rhoold = c.rho;
-      Real cq, sq;
-      sym_ortho(alphahat, c.beta, cq, sq, c.rho);
-      const Real thetanew = sq * c.alpha;
-      c.alphabar = cq * c.alpha;
-
-      // Rotation Qbar_k turns R_kᵀ into Rbar_k.
-      const Real rhobarold = c.rhobar, zetaold = c.zeta;
-      const Real thetabar = c.sbar * c.rho;
-      const Real rhotemp = c.cbar * c.rho;
-      sym_ortho(c.cbar * c.rho, thetanew, c.cbar, c.sbar, c.rhobar);
-      c.zeta = c.cbar * c.zetabar;
-      c.zetabar = -c.sbar * c.zetabar;
-
-      // hbar = h − (θbar ρ / (ρold ρbarold)) hbar,  x += ζ/(ρ ρbar) hbar,  h = v − (θ/ρ) h.
-      Space::add_scaled_self(Hbar, p, -(thetabar * c.rho / (rhoold * rhobarold)), H, p);
-      Space::axpy(X, c.id, c.zeta / (c.rho * c.rhobar), Hbar, p);
-      Space::add_scaled_self(H, p, -(thetanew / c.rho), V, p);
-
-      // Estimate ‖r‖ (Section 3.1): apply Qhat, Q, then Qtilde_{k-1}.
-      const Real betaacute = chat * c.betadd;
-      const Real betacheck = -shat * c.betadd;
-      const Real betahat = cq * betaacute;
-      c.betadd = -sq * betaacute;
-      const Real thetatildeold = c.thetatilde;
-      Real ctildeold, stildeold, rhotildeold;
-      sym_ortho(c.rhodold, thetabar, ctildeold, stildeold, rhotildeold);
-      c.thetatilde = stildeold * c.rhobar;
-      c.rhodold = ctildeold * c.rhobar;
-      c.betad = -stildeold * c.betad + ctildeold * betahat;
-      c.tautildeold = (zetaold - thetatildeold * c.tautildeold) / rhotildeold;
-      const Real taud = (c.zeta - c.thetatilde * c.tautildeold) / c.rhodold;
-      c.d += betacheck * betacheck;
-      c.normr = std::sqrt(c.d + (c.betad - taud) * (c.betad - taud) + c.betadd * c.betadd);
-
-      // Estimate ‖A‖ and cond(A) (Section 3.2).
-      c.normA2 += c.beta * c.beta;
-      c.normA = std::sqrt(c.normA2);
-      c.normA2 += c.alpha * c.alpha;
-      if (itn > 1) {
-        c.maxrbar = std::max(c.maxrbar, rhobarold);
-        c.minrbar = std::min(c.minrbar, rhobarold);
-      }
-      c.condA = std::max(c.maxrbar, rhotemp) / std::min(c.minrbar, rhotemp);
-
-      // Stopping rules, in scipy's order so that the same istop wins.
-      c.normar = std::abs(c.zetabar);
-      c.normx = Space::norm(X, c.id);
-      const Real test1 = c.normr / c.normb;
-      const Real test2 = (c.normA * c.normr) != 0 ? c.normar / (c.normA * c.normr)
-                                                  : std::numeric_limits<Real>::infinity();
-      const Real test3 = Real(1) / c.condA;
-      const Real t1 = test1 / (1 + c.normA * c.normx / c.normb);
-      const Real rtol = btol + atol * c.normA * c.normx / c.normb;
-      int istop = 0;
-      if (itn >= maxiter) istop = 7;
-      if (1 + test3 <= 1) istop = 6;
-      if (1 + test2 <= 1) istop = 5;
-      if (1 + t1 <= 1) istop = 4;
-      if (test3 <= ctol) istop = 3;
-      if (test2 <= atol) istop = 2;
-      if (test1 <= rtol) istop = 1;
-      c.istop = istop;
-      c.done = istop > 0;
+      const Real alpha = c.beta > 0 ? Space::bidiag_step(V, p, c.beta, Atu, p) : c.alpha;
+      const auto u = c.step(alpha, c.beta, damp, itn);
+      c.normx = Space::lsmr_update(Hbar, H, X, V, p, c.id, u.hbar, u.x, u.h);
+      c.istop = c.test(itn, rule);
+      c.done = c.istop > 0;
     }
-    if constexpr (has_lsmr_callback<Options>::value) {
-      if (opt.callback) {
-        LsmrProgress<Real> progress;
-        progress.itn = itn;
-        for (Index p = 0; p < active; ++p) {
-          const auto& c = state[static_cast<std::size_t>(p)];
-          progress.column.push_back(c.id);
-          progress.istop.push_back(c.istop);
-          progress.normr.push_back(c.normr);
-          progress.normar.push_back(c.normar);
-          progress.norma.push_back(c.normA);
-          progress.conda.push_back(c.condA);
-          progress.normx.push_back(c.normx);
-        }
-        if (!opt.callback(progress))
-          for (Index p = 0; p < active; ++p) {
-            auto& c = state[static_cast<std::size_t>(p)];
-            if (!c.done) c.istop = 8, c.done = true;
-          }
+    if (!report_progress(opt, itn, state, active))
+      for (Index p = 0; p < active; ++p) {
+        auto& c = state[static_cast<std::size_t>(p)];
+        if (!c.done) c.istop = int(Stop::callback_stop), c.done = true;
       }
-    }
-    if (itn >= maxiter)
+    if (itn >= rule.maxiter)
       for (Index p = 0; p < active; ++p) state[static_cast<std::size_t>(p)].done = true;
     compact();
   }
@@ -434,8 +425,8 @@ LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar
     }
     const PreconditionedOperator<Operator, Scalar> preconditioned(op, *M);
     LsmrResult<Scalar> result;
-    lsmr_kernel<EigenBlockSpace<Scalar>>(preconditioned, R, nullptr, B.cols(), opt, result.X,
-                                         result);
+    lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(preconditioned), R, nullptr, B.cols(),
+                                         opt, result.X, result);
     DenseMatrix<Scalar> X;
     M->apply(result.X, X);
     if (has_x0) X += opt.x0;
@@ -445,8 +436,8 @@ LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar
     return result;
   }
   LsmrResult<Scalar> result;
-  lsmr_kernel<EigenBlockSpace<Scalar>>(op, B, has_x0 ? &opt.x0 : nullptr, B.cols(), opt, result.X,
-                                       result);
+  lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(op), B, has_x0 ? &opt.x0 : nullptr,
+                                       B.cols(), opt, result.X, result);
   return result;
 }
 

@@ -15,6 +15,7 @@
 #include "../krylov/lsmr.hpp"
 #include "../matrix.hpp"
 #include "../operator.hpp"
+#include "concept.hpp"
 
 namespace sparsegrad {
 
@@ -51,8 +52,12 @@ class Lsmr {
   template <class AType>
   Matrix solve_normal(const AType& A, const Matrix& G);
 
-  /// Diagnostics (and X) of the last run.
+  /// Diagnostics (and X) of the last forward solve (operator()).
   const LsmrResult<Scalar>& last() const { return last_; }
+
+  /// Diagnostics (and the result) of the last solve_adjoint or solve_normal: the backward's
+  /// solves, kept apart from the forward's.
+  const LsmrResult<Scalar>& last_backward() const { return last_backward_; }
 
  private:
   template <class AType>
@@ -65,13 +70,9 @@ class Lsmr {
     } else {
       solve(A, B, adjoint, use_x0, where);
     }
-    if (options.throw_on_failure && !last_.converged())
-      throw convergence_error(detail::concat("sparsegrad: ", where,
-                                             ": LSMR did not converge: ", last_.failure_summary(),
-                                             "\n  (raise options.maxiter or options.conlim, or "
-                                             "set options.throw_on_failure = false)"),
-                              last_.diagnostics());
-    return last_.X;
+    const LsmrResult<Scalar>& result = adjoint ? last_backward_ : last_;
+    detail::require_solved(where, "LSMR", result, options.throw_on_failure);
+    return result.X;
   }
 
   template <class Operator>
@@ -88,13 +89,20 @@ class Lsmr {
                          " x0 with A of ", detail::shape_string(op.rows(), op.cols()), " and damp ",
                          options.damp));
     if (adjoint)
-      last_ =
+      last_backward_ =
           detail::lsmr_on_operator(AdjointOperator<Operator>(op), B, options, use_x0, where, false);
     else
       last_ = detail::lsmr_on_operator(op, B, options, use_x0, where);
   }
 
-  LsmrResult<Scalar> last_;
+  LsmrResult<Scalar> last_, last_backward_;
+};
+
+/// Lsmr's solve_normal also runs on a matrix-free operator (the adjoint of A for a wide
+/// backward, without a copy of Aᴴ).
+template <class Scalar>
+struct solver_traits<Lsmr<Scalar>> : default_solver_traits<Lsmr<Scalar>> {
+  static constexpr bool solves_on_operators = true;
 };
 
 /// H = (AᴴA + λ²I)⁻¹G (λ = options.damp) by CRAIG: see craig.hpp. Throws std::domain_error
@@ -107,27 +115,12 @@ typename Lsmr<Scalar>::Matrix Lsmr<Scalar>::solve_normal(const AType& A, const M
   if constexpr (detail::is_supported_matrix_v<AType>) {
     detail::validate_matrix(where, A);
     const auto op = make_operator(A);
-    last_ = detail::craig_on_operator(op, G, options, where);
+    last_backward_ = detail::craig_on_operator(op, G, options, where);
   } else {
-    last_ = detail::craig_on_operator(A, G, options, where);
+    last_backward_ = detail::craig_on_operator(A, G, options, where);
   }
-  for (std::size_t j = 0; j < last_.istop.size(); ++j)
-    if (last_.stop(j) == Stop::rank_deficient)
-      detail::throw_domain(
-          where, "A", "full column rank (the system A^T Y = G consistent)",
-          detail::concat("an inconsistent system for column ", j, " of G (least-squares residual ",
-                         last_.normr[j], " with normal residual ", last_.normar[j], " after ",
-                         last_.itn[j],
-                         " iterations): A is rank-deficient, or its "
-                         "smallest singular value is below atol * ||A||_F, and (A^T A)^-1 G does "
-                         "not exist without damping"));
-  if (options.throw_on_failure && !last_.converged())
-    throw convergence_error(
-        detail::concat("sparsegrad: ", where, ": CRAIG did not converge: ", last_.failure_summary(),
-                       "\n  (raise options.maxiter or options.conlim, or set "
-                       "options.throw_on_failure = false)"),
-        last_.diagnostics());
-  return last_.X;
+  detail::require_solved(where, "CRAIG", last_backward_, options.throw_on_failure);
+  return last_backward_.X;
 }
 
 }  // namespace sparsegrad
