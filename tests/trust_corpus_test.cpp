@@ -837,7 +837,7 @@ std::string markdown(const std::vector<Case>& cases, double seconds) {
       }
       const Case& first = *row.front();
       md << "| " << matrix << (first.full_rank ? "" : " (rank-deficient)") << " | "
-         << name_of(scaling) << " | " << number(first.kappa, "%.3g") << " | " << row.size();
+         << name_of(scaling) << " | " << number(first.kappa, "%.4g") << " | " << row.size();
       for (Verdict v : {Verdict::accurate, Verdict::inaccurate, Verdict::refused,
                         Verdict::false_rank, Verdict::wrong})
         md << " | " << count[v];
