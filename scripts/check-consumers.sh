@@ -47,7 +47,7 @@ expect_failure() {  # expect_failure <name> <message regex> <request...>
   shift 2
   local request
   request=$(IFS=';'; echo "$*")
-  if cmake -S "$consumers/find_package_fails" -B "$work/fails-$name" \
+  if cmake -S "$consumers/find_package_only" -B "$work/fails-$name" \
        -DCMAKE_PREFIX_PATH="$work/prefix" "-DREQUEST=$request" >"$log" 2>&1; then
     fail "find_package(sparsegrad $*) succeeded"
   fi

@@ -4,7 +4,7 @@
 # compatibility build only, the project does not depend on it). That tree has headers only, so a minimal Eigen3 CMake package is written for it first
 # (Eigen3::Eigen and the version from Eigen/Version) and sparsegrad finds it through Eigen3_DIR,
 # as it would find a distribution's Eigen 5. Core only (no SuiteSparse, PETSc, LibTorch or
-# Python), -O1 with assertions on; a compiler warning located in this repository fails the
+# Python), -O1 with assertions on, then the installed package found by a consumer with Eigen 5; a compiler warning located in this repository fails the
 # script (not -Werror: GCC 12 reports false maybe-uninitialized warnings inside Eigen 5's own
 # packet code, at its location, even for -isystem headers).
 #   EIGEN5_INCLUDE_DIR=<dir with Eigen/>   the Eigen 5 headers
@@ -72,3 +72,10 @@ if grep -E "^$root/[^:]+:[0-9]+:([0-9]+:)? warning:" "$build/build.log"; then
 fi
 echo "== run them"
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
+echo "== the installed package accepts Eigen $version: find_package(sparsegrad 0.2) in a consumer"
+rm -rf "$build/prefix" "$build/consumer"
+cmake --install "$build" --prefix "$build/prefix" >/dev/null
+cmake -S "$root/tests/consumers/find_package_only" -B "$build/consumer" -DREQUEST=0.2 \
+  -DCMAKE_PREFIX_PATH="$build/prefix" -DEigen3_DIR="$package" >"$build/consumer.log" 2>&1 ||
+  { cat "$build/consumer.log"; echo "check-eigen5: find_package(sparsegrad) failed" >&2; exit 1; }
+echo "check-eigen5: all passed"
