@@ -28,7 +28,8 @@ echo "== install sparsegrad (core, suitesparse) to a fresh prefix, configured on
 cmake -S "$root" -B "$work/sparsegrad" -DCMAKE_INSTALL_PREFIX="$work/prefix" \
   -DSPARSEGRAD_BUILD_TESTS=OFF -DSPARSEGRAD_BUILD_EXAMPLES=OFF -DSPARSEGRAD_BUILD_PYTHON=OFF \
   -DSPARSEGRAD_WITH_SUITESPARSE=ON -DSPARSEGRAD_WITH_PETSC=OFF -DSPARSEGRAD_WITH_TORCH=OFF \
-  -DSPARSEGRAD_REQUIRE_ALL=ON >"$work/sparsegrad.log" || { cat "$work/sparsegrad.log"; fail "configure"; }
+  -DSPARSEGRAD_REQUIRE_ALL=ON >"$work/sparsegrad.log" ||
+  { cat "$work/sparsegrad.log"; fail "configure"; }
 cmake --install "$work/sparsegrad" >/dev/null
 targets=$(echo "$work"/prefix/lib*/cmake/sparsegrad/sparsegradTargets.cmake)
 grep -q 'INTERFACE_INCLUDE_DIRECTORIES "${_IMPORT_PREFIX}/include"' "$targets" ||
@@ -36,7 +37,8 @@ grep -q 'INTERFACE_INCLUDE_DIRECTORIES "${_IMPORT_PREFIX}/include"' "$targets" |
 
 echo "== find_package consumer (core and suitesparse)"
 cmake -S "$consumers/find_package" -B "$work/find_package" -DCMAKE_PREFIX_PATH="$work/prefix" \
-  >"$work/find_package.log" || { cat "$work/find_package.log"; fail "find_package consumer configure"; }
+  >"$work/find_package.log" ||
+  { cat "$work/find_package.log"; fail "find_package consumer configure"; }
 cmake --build "$work/find_package" -j "$jobs"
 "$work/find_package/core_consumer"
 "$work/find_package/suitesparse_consumer"
