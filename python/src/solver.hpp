@@ -32,103 +32,64 @@ template <class S>
 struct has_error_estimate<S, std::void_t<decltype(std::declval<const S&>().last_error_estimate())>>
     : std::true_type {};
 
-/// A library solver functor that records each of its solves in a Report: the same capabilities
-/// as Base (solve_normal, solve_adjoint only where Base has them), the same options.
-template <class Base>
-class Recorded : public Base {
- public:
-  using Matrix = typename Base::Matrix;
-
-  template <class... Args>
-  Recorded(std::shared_ptr<Report> report, std::string name, Args&&... args)
-      : Base(std::forward<Args>(args)...), report_(std::move(report)), name_(std::move(name)) {}
-
-  template <class AType>
-  Matrix operator()(const AType& A, const Matrix& B) {
-    Matrix X = Base::operator()(A, B);
-    record("solve");
-    return X;
-  }
-
-  template <class AType, class M, class B = Base>
-  auto solve_normal(const AType& A, const M& G) -> decltype(std::declval<B&>().solve_normal(A, G)) {
-    auto H = Base::solve_normal(A, G);
-    record("normal-equation solve");
-    return H;
-  }
-
-  template <class AType, class M, class B = Base>
-  auto solve_adjoint(const AType& A, const M& G)
-      -> decltype(std::declval<B&>().solve_adjoint(A, G)) {
-    auto Y = Base::solve_adjoint(A, G);
-    record("transposed solve");
-    return Y;
-  }
-
- private:
-  template <class S>
-  void describe(const sparsegrad::Lsmr<S>& lsmr, SolveRecord& r) {
-    const auto& last = lsmr.last();
-    r.iterative = last.diagnostics();
-    if (!last.converged())  // only with on_failure="warn": otherwise Lsmr threw
-      report_->failures.push_back(sparsegrad::detail::concat(
-          "the ", r.role, " (", name_, ") did not converge: ", last.failure_summary()));
-  }
-  template <class S>
-  auto describe(const S& solver, SolveRecord& r) -> decltype(solver.stats(), void()) {
-    r.factorization = solver.stats();
-    if constexpr (has_error_estimate<S>::value) r.error_estimate = solver.last_error_estimate();
-  }
-
-  void record(const char* role) {
-    SolveRecord r{role, name_, {}, {}, {}};
-    describe(*this, r);
-    report_->solves.push_back(std::move(r));
-  }
-
-  std::shared_ptr<Report> report_;
-  std::string name_;
-};
-
-/// The solvers available by name (options.cpp's solver_names lists the same).
-template <class Scalar>
-using NamedSolver =
-    std::variant<Recorded<sparsegrad::Lsmr<Scalar>>, Recorded<sparsegrad::SparseQR<Scalar>>,
-                 Recorded<sparsegrad::NormalCholesky<Scalar>>
-#ifdef SPARSEGRAD_PYTHON_WITH_SUITESPARSE
-                 ,
-                 Recorded<sparsegrad::SPQR<Scalar>>, Recorded<sparsegrad::Cholmod<Scalar>>
-#endif
-                 >;
-
-template <class Scalar>
-NamedSolver<Scalar> make_named_solver(const Options& o, const std::shared_ptr<Report>& report) {
-  using Variant = NamedSolver<Scalar>;
-  if (o.solver == "sparse_qr")
-    return Variant(std::in_place_type<Recorded<sparsegrad::SparseQR<Scalar>>>, report, o.solver);
-  if (o.solver == "normal_cholesky")
-    return Variant(std::in_place_type<Recorded<sparsegrad::NormalCholesky<Scalar>>>, report,
-                   o.solver);
-#ifdef SPARSEGRAD_PYTHON_WITH_SUITESPARSE
-  if (o.solver == "spqr")
-    return Variant(std::in_place_type<Recorded<sparsegrad::SPQR<Scalar>>>, report, o.solver);
-  if (o.solver == "cholmod")
-    return Variant(std::in_place_type<Recorded<sparsegrad::Cholmod<Scalar>>>, report, o.solver);
-#endif
-  return Variant(std::in_place_type<Recorded<sparsegrad::Lsmr<Scalar>>>, report, o.solver,
-                 lsmr_options<Scalar>(o));
+/// Records the solve `solver` just did under `role`: its diagnostics, and for an unconverged
+/// LSMR run (possible only with on_failure="warn": otherwise it threw) a failure message.
+template <class S>
+void record_solve(Report& report, const char* role, const std::string& name,
+                  const sparsegrad::Lsmr<S>& lsmr) {
+  const auto& last = lsmr.last();
+  report.solves.push_back(SolveRecord{role, name, last.diagnostics(), {}, {}});
+  if (!last.converged())
+    report.failures.push_back(sparsegrad::detail::concat(
+        "the ", role, " (", name, ") did not converge: ", last.failure_summary()));
+}
+template <class S>
+auto record_solve(Report& report, const char* role, const std::string& name, const S& solver)
+    -> decltype(solver.stats(), void()) {
+  SolveRecord r{role, name, {}, solver.stats(), {}};
+  if constexpr (has_error_estimate<S>::value) r.error_estimate = solver.last_error_estimate();
+  report.solves.push_back(std::move(r));
 }
 
-/// The transposed solve of a recorded Lsmr as a functor of its own, for the two-functor backward
-/// when only the forward solver is a Python callable. Exposes the options so that the backward's
-/// consistency check uses LSMR's tolerances.
+/// The solvers available by name (options.cpp's solver_names lists the same). The library's
+/// own types, unwrapped, so that lstsq_backward takes exactly the path it takes in C++.
 template <class Scalar>
-struct TransposedSolveOf {
-  Recorded<sparsegrad::Lsmr<Scalar>>& lsmr;
+using NamedSolver = std::variant<sparsegrad::Lsmr<Scalar>, sparsegrad::SparseQR<Scalar>,
+                                 sparsegrad::NormalCholesky<Scalar>
+#ifdef SPARSEGRAD_PYTHON_WITH_SUITESPARSE
+                                 ,
+                                 sparsegrad::SPQR<Scalar>, sparsegrad::Cholmod<Scalar>
+#endif
+                                 >;
+
+template <class Scalar>
+NamedSolver<Scalar> make_named_solver(const Options& o) {
+  using Variant = NamedSolver<Scalar>;
+  if (o.solver == "sparse_qr") return Variant(std::in_place_type<sparsegrad::SparseQR<Scalar>>);
+  if (o.solver == "normal_cholesky")
+    return Variant(std::in_place_type<sparsegrad::NormalCholesky<Scalar>>);
+#ifdef SPARSEGRAD_PYTHON_WITH_SUITESPARSE
+  if (o.solver == "spqr") return Variant(std::in_place_type<sparsegrad::SPQR<Scalar>>);
+  if (o.solver == "cholmod") return Variant(std::in_place_type<sparsegrad::Cholmod<Scalar>>);
+#endif
+  return Variant(std::in_place_type<sparsegrad::Lsmr<Scalar>>, lsmr_options<Scalar>(o));
+}
+
+/// One LSMR solve of the two-functor backward (next to a Python callable) as a functor of its
+/// own, recorded as soon as it is done: the transposed solve (Transposed) or the solve
+/// H = A⁺dB. Exposes the options so that the backward uses LSMR's tolerances (and refuses
+/// damping).
+template <class Scalar, bool Transposed>
+struct LsmrSolveOf {
+  sparsegrad::Lsmr<Scalar>& lsmr;
+  Report& report;
+  const std::string& name;
   const sparsegrad::LsmrOptions<Scalar>& options;
   template <class AType>
   Dense<Scalar> operator()(const AType& A, const Dense<Scalar>& G) const {
-    return lsmr.solve_adjoint(A, G);
+    Dense<Scalar> Y = Transposed ? lsmr.solve_adjoint(A, G) : lsmr(A, G);
+    record_solve(report, Transposed ? "transposed solve" : "solve", name, lsmr);
+    return Y;
   }
 };
 
@@ -141,7 +102,7 @@ class Solver {
   Solver(const py::dict& options, py::object solver, py::object transpose_solver)
       : options_(options_from_python(options)),
         report_(std::make_shared<Report>()),
-        named_(make_named_solver<Scalar>(options_, report_)) {
+        named_(make_named_solver<Scalar>(options_)) {
     const bool callables = !solver.is_none() || !transpose_solver.is_none();
     if (callables && options_.solver != "lsmr")
       throw py::value_error(sparsegrad::detail::concat(
@@ -165,10 +126,12 @@ class Solver {
     Dense<Scalar> X;
     with_matrix<Scalar>(where, M, [&](const auto& A) {
       py::gil_scoped_release nogil;
-      if (py_solver_)
+      if (py_solver_) {
         X = sparsegrad::lstsq(A, as_map(B), *py_solver_);
-      else
+      } else {
         std::visit([&](auto& s) { X = sparsegrad::lstsq(A, as_map(B), s); }, named_);
+        record_named("solve");
+      }
       return 0;
     });
     return to_numpy(X);
@@ -195,17 +158,20 @@ class Solver {
         };
         const auto Bm = as_map(B), Xm = as_map(X), dXm = as_map(dX);
         if (py_solver_ || py_transpose_) {
-          auto& lsmr = std::get<Recorded<sparsegrad::Lsmr<Scalar>>>(named_);
+          auto& lsmr = std::get<sparsegrad::Lsmr<Scalar>>(named_);
+          const LsmrSolveOf<Scalar, true> transposed{lsmr, *report_, options_.solver, lsmr.options};
+          const LsmrSolveOf<Scalar, false> solve{lsmr, *report_, options_.solver, lsmr.options};
           if (py_solver_ && py_transpose_)
             store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, *py_solver_, *py_transpose_));
           else if (py_solver_)
-            store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, *py_solver_,
-                                             TransposedSolveOf<Scalar>{lsmr, lsmr.options}));
+            store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, *py_solver_, transposed));
           else
-            store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, lsmr, *py_transpose_));
+            store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, solve, *py_transpose_));
         } else {
+          // One solve with the normal matrix (AᴴA + λ²I, or AAᴴ + λ²I for a wide A).
           std::visit([&](auto& s) { store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, s)); },
                      named_);
+          record_named("normal-equation solve");
         }
         return 0;
       });
@@ -235,6 +201,10 @@ class Solver {
   std::vector<std::string> take_failures() { return std::exchange(report_->failures, {}); }
 
  private:
+  void record_named(const char* role) {
+    std::visit([&](const auto& s) { record_solve(*report_, role, options_.solver, s); }, named_);
+  }
+
   Options options_;
   std::shared_ptr<Report> report_;
   NamedSolver<Scalar> named_;

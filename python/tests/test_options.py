@@ -260,3 +260,17 @@ def test_solver_callable_with_a_name_or_damp_is_refused():
     with pytest.raises(ValueError, match="argument 'solver'"):
         sparsegrad.lstsq_backward(A, B, X, np.ones_like(X), solver="sparse_qr",
                                   transpose_solver=lambda A_, G: G)
+
+
+def test_one_solver_object_reuses_its_factorization_for_the_backward():
+    """What sparsegrad.torch relies on: the forward and the backward of one core solver object
+    share a direct solver's factorization (the same A, bit for bit)."""
+    D, A, B = problem()
+    core = sparsegrad._core.SolverFloat64({"solver": "sparse_qr"})
+    matrix = sparsegrad._scipy_matrix(A, np.float64)
+    X = core.lstsq(matrix, B)
+    dA, dB, _ = core.lstsq_backward(matrix, B, X, np.ones_like(X))
+    forward, backward = core.diagnostics
+    assert (forward["factorizations"], forward["reused"]) == (1, False)
+    assert (backward["factorizations"], backward["reused"]) == (1, True)
+    np.testing.assert_allclose(dB, dense_adjoint(D, B, np.ones_like(X))[1], atol=1e-9)
