@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI: sparsegrad as a consumer sees it, each build directory fresh and configured once (issue 15:
 # a second configure hid a broken install).
+#   0. a plain top-level configure with every optional dependency hidden succeeds quietly;
 #   1. configure + install sparsegrad (core and the suitesparse component) to a fresh prefix;
 #   2. a consumer with find_package(sparsegrad 0.2 CONFIG REQUIRED COMPONENTS core suitesparse):
 #      configure, build, run its two programs;
@@ -23,6 +24,21 @@ fi
 export CI=true
 jobs=${JOBS:-$(nproc)}
 fail() { echo "check-consumers: FAILED: $*" >&2; exit 1; }
+
+echo "== a plain top-level configure where only Eigen is found: no error, no warning"
+# CMAKE_DISABLE_FIND_PACKAGE_<name> hides each optional dependency, as on a machine without it.
+hidden=()
+for package in Catch2 pybind11 Torch SparsegradSuiteSparse SparsegradPETSc OpenMP; do
+  hidden+=("-DCMAKE_DISABLE_FIND_PACKAGE_$package=ON")
+done
+cmake -S "$root" -B "$work/plain" "${hidden[@]}" >"$work/plain.log" 2>&1 ||
+  { cat "$work/plain.log"; fail "the plain configure failed"; }
+if grep -q "CMake Warning" "$work/plain.log"; then
+  cat "$work/plain.log"
+  fail "the plain configure printed a warning"
+fi
+grep -Eq "sparsegrad [0-9.]+: components core$" "$work/plain.log" ||
+  { cat "$work/plain.log"; fail "the plain configure built more than core"; }
 
 echo "== install sparsegrad (core, suitesparse) to a fresh prefix, configured once"
 cmake -S "$root" -B "$work/sparsegrad" -DCMAKE_INSTALL_PREFIX="$work/prefix" \
