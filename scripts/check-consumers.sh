@@ -14,13 +14,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 consumers=$root/tests/consumers
-if [ -n "${WORK_DIR:-}" ]; then
-  work=$WORK_DIR
-  rm -rf "$work" && mkdir -p "$work"
-else
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-fi
+source "$root/scripts/lib/work-dir.sh"
 export CI=true
 jobs=${JOBS:-$(nproc)}
 fail() { echo "check-consumers: FAILED: $*" >&2; exit 1; }

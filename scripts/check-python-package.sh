@@ -7,13 +7,7 @@
 #   WORK_DIR=<dir> keeps the virtual environment there (default: a temporary directory, removed).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -n "${WORK_DIR:-}" ]; then
-  work=$WORK_DIR
-  rm -rf "$work" && mkdir -p "$work"
-else
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-fi
+source "$root/scripts/lib/work-dir.sh"
 venv=$work/venv
 
 echo "== fresh virtual environment ($venv)"
