@@ -27,8 +27,9 @@
 /// - For k > 1 the input block is first transposed into a k-interleaved workspace so that A is
 ///   read once for all k columns; each column's sum keeps the order of the k = 1 product, so a
 ///   block run gives, per column, exactly the bits of a single-column run.
-/// - These are the summation orders of scipy's csr_matvec / csc_matvec (and of Eigen's sparse x
-///   dense product), which LSMR's scipy parity relies on.
+/// - These are the summation orders of scipy's csr_matvec / csc_matvec (and of Eigen 3.4's sparse
+///   x dense product; Eigen 5 splits a row-major row sum into two accumulators), which LSMR's
+///   scipy parity relies on.
 /// - Workspace: one (rows or cols) x k buffer, grown when a larger k arrives and then reused, so
 ///   an iteration loop performs no allocation. An operator object is therefore not safe to use
 ///   from two threads at once; make one per thread.

@@ -10,17 +10,18 @@ Same signature, shapes and exceptions; the solves and the gradient assembly run 
 sparsegrad's C++ core on the tensors' own memory (``tensor.numpy()`` views: A's values and
 index arrays are not copied, except an uncoalesced COO tensor's indices and values, copied
 once into the core's COO matrix). Beyond the original: uncoalesced COO tensors work in
-backward, LSMR's options can be passed, and non-convergence is never silent.
+backward, the direct solvers and LSMR's options can be chosen, and non-convergence is never
+silent (sparsegrad's failure policy, ``help(sparsegrad)``: it raises by default).
 """
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from . import _function, _indptr_from_sorted_rows, _options, _report
-from . import _core
+from . import _core, _core_solver, _indptr_from_sorted_rows, _options, _report
+from . import _with_options_doc
 
 __all__ = ["sparse_generic_lstsq", "SparseGenericLstsq"]
 
@@ -78,20 +79,28 @@ def _columns(t):
     return (t.unsqueeze(1) if t.dim() == 1 else t).numpy()
 
 
-def _callable(fn, A, vector):
-    """Adapts a torch solver fn(A, B) -> X to the core's numpy callable. With vector=True the
-    right-hand side is passed as a 1-D tensor, as the original passes a vector B."""
-    if fn is None:
-        return None
+class _TorchSolver:
+    """A torch solver fn(A, B) -> X as the core's numpy callable. `vector` (set per call) passes
+    the right-hand side as a 1-D tensor, as the original passes a vector B."""
 
-    def call(M):
+    def __init__(self, fn, A, vector):
+        self.fn, self.A, self.vector = fn, A, vector
+
+    def __call__(self, M):
         rhs = torch.from_numpy(M)
-        out = fn(A, rhs[:, 0] if vector else rhs)
+        out = self.fn(self.A, rhs[:, 0] if self.vector else rhs)
         if isinstance(out, torch.Tensor):
             out = out.detach().cpu().numpy()
         return out
 
-    return call
+
+def _torch_solver(fn, A, vector):
+    return None if fn is None else _TorchSolver(fn, A, vector)
+
+
+def _numpy_option(value):
+    """A tensor option (x0, preconditioner) as a numpy array."""
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
 
 
 def _gradient_like(A, values):
@@ -116,21 +125,27 @@ def _gradient_like(A, values):
 
 
 class SparseGenericLstsq(torch.autograd.Function):
-    """Autograd function: forward sparsegrad::lstsq, backward sparsegrad::lstsq_backward."""
+    """Autograd function: forward sparsegrad::lstsq, backward sparsegrad::lstsq_backward, with
+    one core solver object (a direct solver's factorization serves both)."""
 
     @staticmethod
     def forward(ctx, A, B, lstsq, transpose_lstsq, options):
         A_, B_ = A.detach(), B.detach()
         matrix = _matrix(A_)
-        X, failures = _function("lstsq", np.float32 if A.dtype == torch.float32 else np.float64)(
-            matrix, _columns(B_), options, _callable(lstsq, A_, vector=B.dim() == 1)
+        forward_solver = _torch_solver(lstsq, A_, vector=B.dim() == 1)
+        core = _core_solver(
+            np.float32 if A.dtype == torch.float32 else np.float64,
+            options,
+            forward_solver,
+            _torch_solver(transpose_lstsq, A_, vector=B.dim() == 1),
         )
-        _report(failures, stacklevel=4)
+        X = core.lstsq(matrix, _columns(B_))
+        _report(core, stacklevel=4)
         x = torch.from_numpy(X)
         if B.dim() == 1:
             x = x.reshape(-1)
         ctx.matrix = matrix  # numpy views of A's arrays; A itself is saved for the version check
-        ctx.lstsq, ctx.transpose_lstsq, ctx.options = lstsq, transpose_lstsq, options
+        ctx.core, ctx.forward_solver = core, forward_solver
         ctx.save_for_backward(A, B, x)
         return x
 
@@ -138,8 +153,6 @@ class SparseGenericLstsq(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):
         A, B, x = ctx.saved_tensors
-        A_ = A.detach()
-        vector = B.dim() == 1
         if A.shape[1] > A.shape[0]:
             # As the original (the core would return the minimum-norm gradient of a wide A).
             raise ValueError(
@@ -147,47 +160,49 @@ class SparseGenericLstsq(torch.autograd.Function):
             )
         # As the original: transpose_lstsq(A, grad) sees grad with x's shape, and lstsq in the
         # backward sees the (m, k) matrix gradB.
-        dA_values, dB, failures = _function(
-            "lstsq_backward", np.float32 if A.dtype == torch.float32 else np.float64
-        )(
-            ctx.matrix,
-            _columns(B),
-            _columns(x),
-            _columns(grad),
-            ctx.options,
-            _callable(ctx.lstsq, A_, vector=False),
-            _callable(ctx.transpose_lstsq, A_, vector=vector),
+        if ctx.forward_solver is not None:
+            ctx.forward_solver.vector = False
+        dA_values, dB, _ = ctx.core.lstsq_backward(
+            ctx.matrix, _columns(B), _columns(x), _columns(grad)
         )
-        _report(failures, stacklevel=2)
-        grad_A = _gradient_like(A_, torch.from_numpy(dA_values)) if ctx.needs_input_grad[0] else None
+        _report(ctx.core, stacklevel=2)
+        grad_A = None
+        if ctx.needs_input_grad[0]:
+            grad_A = _gradient_like(A.detach(), torch.from_numpy(dA_values))
         grad_B = None
         if ctx.needs_input_grad[1]:
             grad_B = torch.from_numpy(dB)
-            if vector:
+            if B.dim() == 1:
                 grad_B = grad_B.reshape(-1)
         return grad_A, grad_B, None, None, None
 
 
+@_with_options_doc
 def sparse_generic_lstsq(
     A: torch.Tensor,
     B: torch.Tensor,
     lstsq: _Solver = None,
     transpose_lstsq: _Solver = None,
     *,
-    atol: float = 1e-6,
-    btol: float = 1e-6,
-    conlim: float = 1e8,
+    solver: str = "lsmr",
+    atol: Optional[float] = None,
+    btol: Optional[float] = None,
+    conlim: Optional[float] = None,
     maxiter: Optional[int] = None,
-    on_failure: str = "warn",
+    damp: Optional[float] = None,
+    x0: Any = None,
+    column_scaling: Optional[bool] = None,
+    preconditioner: Any = None,
+    on_failure: str = "raise",
 ) -> torch.Tensor:
     r"""Sparse linear least squares with sparse-aware gradients (sparsegrad's C++ core).
 
     Solves :math:`\min_X \|AX - B\|_2` for a sparse COO or CSR tensor ``A`` of shape
     ``(m, n)`` (float32 or float64, CPU) and a dense ``B`` of shape ``(m,)`` or ``(m, k)``;
     returns ``X`` of shape ``(n,)`` or ``(n, k)``. In backward (Golub & Pereyra 1973; A tall
-    with full column rank) ``A.grad`` is a sparse tensor with A's layout and pattern (for an
-    uncoalesced COO tensor A's own indices, the duplicates of an (i, j) sharing dL/dA_ij so
-    that the gradient tensor is exact) and ``B.grad`` is dense.
+    with full column rank, or any A with damp > 0) ``A.grad`` is a sparse tensor with A's layout
+    and pattern (for an uncoalesced COO tensor A's own indices, the duplicates of an (i, j)
+    sharing dL/dA_ij so that the gradient tensor is exact) and ``B.grad`` is dense.
 
     Parameters
     ----------
@@ -195,15 +210,17 @@ def sparse_generic_lstsq(
         ``lstsq(A, B) -> X`` and ``transpose_lstsq(A, G) -> (A^T)^+ G`` called with torch
         tensors exactly as torchsparsegradutils calls them (forward: ``lstsq(A, B)``;
         backward: ``transpose_lstsq(A, grad)`` then ``lstsq(A, gradB)`` with gradB of shape
-        ``(m, k)``). Default: sparsegrad's LSMR.
-    atol, btol, conlim, maxiter
-        Options of the default LSMR, with scipy's names, defaults and meanings
-        (``maxiter=None`` is ``min(m, n)``).
-    on_failure : {"warn", "raise"}
-        LSMR not converging warns ``sparsegrad.ConvergenceWarning`` (the default: the original
-        returned such results silently, and its own float32 docstring example stops at the
-        iteration limit) or raises ``sparsegrad.ConvergenceError`` (a RuntimeError, with a
-        ``diagnostics`` dict).
+        ``(m, k)``). Default: the solver named by ``solver``, and LSMR for the transposed
+        solve where it is needed.
+    solver : str, default "lsmr"
+        {solvers}
+    {options}
+    x0, preconditioner
+        May be tensors.
+
+    The default ``on_failure="raise"`` differs from the original, which returned unconverged
+    results silently (its own float32 docstring example stops at LSMR's default iteration
+    limit min(m, n)): pass a larger ``maxiter`` or ``on_failure="warn"`` for those.
 
     Raises
     ------
@@ -211,11 +228,21 @@ def sparse_generic_lstsq(
         ``A`` is not a sparse COO/CSR tensor, or an unsupported dtype/device, or ``B`` is not
         a dense tensor of A's dtype.
     ValueError
-        Dimension mismatch, non-finite values, or (in backward) a wide or rank-deficient A.
+        Dimension mismatch, non-finite values, an option out of range, or (in backward) a wide
+        or rank-deficient A.
     RuntimeError
-        A solver fails or returns an unexpected shape (``sparsegrad.SolverError``), or LSMR
-        does not converge (``sparsegrad.ConvergenceError``).
+        A solver fails or returns an unexpected shape (``sparsegrad.SolverError``), or an
+        iterative solve does not converge (``sparsegrad.ConvergenceError``, with
+        ``on_failure="raise"``).
     """
+    arguments = locals()
     _check_inputs(A, B)
-    options = _options(atol, btol, conlim, maxiter, on_failure)
+    if (lstsq is not None or transpose_lstsq is not None) and solver != "lsmr":
+        raise ValueError(
+            f"sparsegrad: argument 'solver': the callables lstsq/transpose_lstsq replace the "
+            f"named solver, got both and solver={solver!r}"
+        )
+    options = _options(arguments, solver=solver)
+    options["x0"] = _numpy_option(x0)
+    options["preconditioner"] = _numpy_option(preconditioner)
     return SparseGenericLstsq.apply(A, B, lstsq, transpose_lstsq, options)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // float32 instantiations of sparsegrad._core (a translation unit of its own: builds in parallel).
-#include "bindings.hpp"
+#include "solver.hpp"
 
 void sparsegrad_python::bind_float32(py::module_& m) {
-  bind_scalar<float>(m, "float32");
+  bind_solver<float>(m, "SolverFloat32");
 }

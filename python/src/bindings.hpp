@@ -2,20 +2,22 @@
 #ifndef SPARSEGRAD_PYTHON_BINDINGS_HPP
 #define SPARSEGRAD_PYTHON_BINDINGS_HPP
 
-// sparsegrad._core: lstsq and lstsq_backward on numpy buffers. A sparse matrix arrives as its
-// format ("csr", "csc", "coo"), shape and three arrays; compressed formats are mapped without a
-// copy (Eigen::Map over the numpy memory), COO is copied once into a CooMatrix (it needs its
+// sparsegrad._core on numpy buffers: the matrix and array arguments. A sparse matrix arrives as
+// its format ("csr", "csc", "coo"), shape and three arrays; compressed formats are mapped without
+// a copy (Eigen::Map over the numpy memory), COO is copied once into a CooMatrix (it needs its
 // own index arrays). The Python layer (sparsegrad/__init__.py, sparsegrad/torch.py) turns
-// scipy.sparse matrices and torch tensors into these arrays.
+// scipy.sparse matrices and torch tensors into these arrays. The solves are in solver.hpp, the
+// options in options.hpp, the diagnostics in diagnostics.hpp.
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <optional>
+#include <memory>
 #include <sparsegrad/sparsegrad.hpp>
 #include <string>
-#include <vector>
+
+#include "diagnostics.hpp"
 
 namespace sparsegrad_python {
 
@@ -27,90 +29,20 @@ template <class Scalar>
 using RowMajorMap =
     Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 
-/// LSMR options as Python passes them (scipy's names), plus what to do on failure.
-struct Options {
-  double atol = 1e-6, btol = 1e-6, conlim = 1e8;
-  std::optional<Eigen::Index> maxiter;
-  bool raise_on_failure = true;
-
-  template <class Scalar>
-  sparsegrad::LsmrOptions<Scalar> lsmr() const {
-    sparsegrad::LsmrOptions<Scalar> opt;
-    opt.atol = static_cast<Scalar>(atol);
-    opt.btol = static_cast<Scalar>(btol);
-    opt.conlim = static_cast<Scalar>(conlim);
-    opt.maxiter = maxiter;
-    opt.throw_on_failure = raise_on_failure;
-    return opt;
-  }
-};
-
-/// sparsegrad::Lsmr that also records every run that did not converge, so that with
-/// raise_on_failure = false the forward and both backward solves can still be reported (as a
-/// Python warning) instead of passing silently.
-template <class Scalar>
-class ReportingLsmr : public sparsegrad::Lsmr<Scalar> {
- public:
-  using Base = sparsegrad::Lsmr<Scalar>;
-  using Matrix = typename Base::Matrix;
-
-  explicit ReportingLsmr(const Options& o) : Base(o.lsmr<Scalar>()) {}
-
-  template <class AType>
-  Matrix operator()(const AType& A, const Matrix& B) {
-    Matrix X = Base::operator()(A, B);
-    note("solve", this->last());
-    return X;
-  }
-
-  template <class AType>
-  Matrix solve_adjoint(const AType& A, const Matrix& G) {
-    Matrix Y = Base::solve_adjoint(A, G);
-    note("transposed solve", this->last_backward());
-    return Y;
-  }
-
-  // Offered only when the library's Lsmr offers it (one-solve backward).
-  template <class AType, class M, class B = Base>
-  auto solve_normal(const AType& A, const M& G) -> decltype(std::declval<B&>().solve_normal(A, G)) {
-    auto H = Base::solve_normal(A, G);
-    note("normal-equation solve", this->last_backward());
-    return H;
-  }
-
-  std::vector<std::string> failures;
-
- private:
-  void note(const char* what, const sparsegrad::Diagnostics& d) {
-    if (!d.converged())
-      failures.push_back(std::string("LSMR ") + what + " did not converge: " + d.failure_summary());
-  }
-};
-
-/// The transposed solve of a ReportingLsmr as a separate functor (for the two-functor
-/// backward when only the forward solver is a Python callable). Exposes the options so that
-/// the backward's consistency check uses LSMR's tolerances.
-template <class Scalar>
-struct AdjointOf {
-  ReportingLsmr<Scalar>& lsmr;
-  const sparsegrad::LsmrOptions<Scalar>& options;
-  template <class AType>
-  Dense<Scalar> operator()(const AType& A, const Dense<Scalar>& G) const {
-    return lsmr.solve_adjoint(A, G);
-  }
-};
-
-/// A Python callable f(B) -> X used as a sparsegrad solver functor. It receives the
-/// right-hand sides as a C-ordered (rows x k) numpy array; it may return any array-like of
-/// shape (n, k), or (n,) when k == 1. Python exceptions become std::runtime_error here, under
-/// the GIL, and sparsegrad turns them into solver_error.
+/// A Python callable f(B) -> X used as a sparsegrad solver functor, recorded in `report` under
+/// `role`. It receives the right-hand sides as a C-ordered (rows x k) numpy array; it may return
+/// any array-like of shape (n, k), or (n,) when k == 1. Python exceptions become
+/// std::runtime_error here, under the GIL, and sparsegrad turns them into solver_error.
 template <class Scalar>
 struct PyCallableSolver {
   py::object fn;
+  std::shared_ptr<Report> report;
+  const char* role;
 
   template <class AType>
   Dense<Scalar> operator()(const AType&, const Dense<Scalar>& B) const {
     py::gil_scoped_acquire gil;
+    report->solves.push_back(SolveRecord{role, "callable", {}, {}, {}});
     try {
       py::array_t<Scalar> in({B.rows(), B.cols()});
       Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
@@ -258,103 +190,21 @@ py::array_t<Scalar, py::array::c_style | py::array::forcecast> dense_arg(const c
   return a;
 }
 
+/// A 1-D (n,) or 2-D (n, k) array argument as an n x k matrix (a copy).
+template <class Scalar>
+Dense<Scalar> columns_arg(const char* where, const char* name, const py::object& o) {
+  auto a = py::array_t<Scalar, py::array::c_style | py::array::forcecast>::ensure(o);
+  if (!a) throw py::error_already_set();
+  if (a.ndim() == 1) return Eigen::Map<const Dense<Scalar>>(a.data(), a.shape(0), 1);
+  if (a.ndim() != 2)
+    bad(where, name, "a 1-D or 2-D array", sparsegrad::detail::concat(a.ndim(), "-D"));
+  return RowMajorMap<Scalar>(a.data(), a.shape(0), a.shape(1));
+}
+
 template <class Scalar>
 RowMajorMap<Scalar> as_map(
     const py::array_t<Scalar, py::array::c_style | py::array::forcecast>& a) {
   return RowMajorMap<Scalar>(a.data(), a.shape(0), a.shape(1));
-}
-
-/// lstsq(matrix, B, options, solver) -> (X (n x k), failures)
-template <class Scalar>
-py::tuple lstsq(const MatrixArrays& M, const py::object& B_obj, const Options& options,
-                const py::object& solver) {
-  constexpr const char* where = "lstsq";
-  const auto B = dense_arg<Scalar>(where, "B", B_obj);
-  ReportingLsmr<Scalar> lsmr(options);
-  std::optional<PyCallableSolver<Scalar>> py_solver;
-  if (!solver.is_none()) py_solver = PyCallableSolver<Scalar>{solver};
-  Dense<Scalar> X;
-  with_matrix<Scalar>(where, M, [&](const auto& A) {
-    py::gil_scoped_release nogil;
-    X = py_solver ? sparsegrad::lstsq(A, as_map(B), *py_solver)
-                  : sparsegrad::lstsq(A, as_map(B), lsmr);
-    return 0;
-  });
-  return py::make_tuple(to_numpy(X), lsmr.failures);
-}
-
-template <class Scalar>
-void run_backward(const char* where, const MatrixArrays& M,
-                  const py::array_t<Scalar, py::array::c_style | py::array::forcecast>& B,
-                  const py::array_t<Scalar, py::array::c_style | py::array::forcecast>& X,
-                  const py::array_t<Scalar, py::array::c_style | py::array::forcecast>& dX,
-                  ReportingLsmr<Scalar>& lsmr,
-                  const std::optional<PyCallableSolver<Scalar>>& py_solver,
-                  const std::optional<PyCallableSolver<Scalar>>& py_transpose,
-                  Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& dA, Dense<Scalar>& dB) {
-  with_matrix<Scalar>(where, M, [&](const auto& A) {
-    py::gil_scoped_release nogil;
-    auto store = [&](auto&& g) {
-      dA = gradient_values(g.A);
-      dB = std::move(g.B);
-    };
-    const auto Bm = as_map(B), Xm = as_map(X), dXm = as_map(dX);
-    const AdjointOf<Scalar> adjoint{lsmr, lsmr.options};
-    if (py_solver && py_transpose)
-      store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, *py_solver, *py_transpose));
-    else if (py_solver)
-      store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, *py_solver, adjoint));
-    else if (py_transpose)
-      store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, lsmr, *py_transpose));
-    else
-      store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, lsmr));
-    return 0;
-  });
-}
-
-/// lstsq_backward(matrix, B, X, dX, options, solver, transpose_solver)
-///   -> (dA values in A's entry order, dB (m x k), failures)
-template <class Scalar>
-py::tuple lstsq_backward(const MatrixArrays& M, const py::object& B_obj, const py::object& X_obj,
-                         const py::object& dX_obj, const Options& options, const py::object& solver,
-                         const py::object& transpose_solver) {
-  constexpr const char* where = "lstsq_backward";
-  const auto B = dense_arg<Scalar>(where, "B", B_obj);
-  const auto X = dense_arg<Scalar>(where, "X", X_obj);
-  const auto dX = dense_arg<Scalar>(where, "dX", dX_obj);
-  ReportingLsmr<Scalar> lsmr(options);
-  std::optional<PyCallableSolver<Scalar>> py_solver, py_transpose;
-  if (!solver.is_none()) py_solver = PyCallableSolver<Scalar>{solver};
-  if (!transpose_solver.is_none()) py_transpose = PyCallableSolver<Scalar>{transpose_solver};
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> dA;
-  Dense<Scalar> dB;
-  // With raise_on_failure = false an unconverged solve of this pass makes the rank check
-  // fail; say so, instead of letting the message blame A alone.
-  try {
-    run_backward<Scalar>(where, M, B, X, dX, lsmr, py_solver, py_transpose, dA, dB);
-  } catch (const std::domain_error& e) {
-    if (lsmr.failures.empty()) throw;
-    std::string message = e.what();
-    for (const auto& f : lsmr.failures) message += "\n  note: " + f;
-    message += "\n  (raise maxiter: the rank check needs converged solves)";
-    throw std::domain_error(message);
-  }
-  py::array_t<Scalar> dA_out(dA.size());
-  Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>(dA_out.mutable_data(), dA.size()) = dA;
-  return py::make_tuple(dA_out, to_numpy(dB), lsmr.failures);
-}
-
-void bind_float32(py::module_& m);
-void bind_float64(py::module_& m);
-
-template <class Scalar>
-void bind_scalar(py::module_& m, const char* suffix) {
-  using namespace pybind11::literals;
-  m.def((std::string("lstsq_") + suffix).c_str(), &lstsq<Scalar>, "matrix"_a, "B"_a, "options"_a,
-        "solver"_a = py::none());
-  m.def((std::string("lstsq_backward_") + suffix).c_str(), &lstsq_backward<Scalar>, "matrix"_a,
-        "B"_a, "X"_a, "dX"_a, "options"_a, "solver"_a = py::none(),
-        "transpose_solver"_a = py::none());
 }
 
 }  // namespace sparsegrad_python

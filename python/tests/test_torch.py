@@ -180,12 +180,13 @@ def test_seed_docstring_examples(recwarn):
     A = torch.sparse_coo_tensor(indices, values, (5, 3)).coalesce()
     B = torch.randn(5)
     # In float32 LSMR's default iteration limit min(m, n) = 3 stops these just short of
-    # atol = 1e-6; the original returned them silently, sparsegrad warns.
+    # atol = 1e-6; the original returned them silently, sparsegrad raises by default
+    # (test_non_convergence_raises_or_warns_never_silent): here on_failure="warn".
     warnings.simplefilter("ignore", sparsegrad.ConvergenceWarning)
-    x = sparse_generic_lstsq(A, B)
+    x = sparse_generic_lstsq(A, B, on_failure="warn")
     assert x.shape == torch.Size([3])
     Bm = torch.randn(5, 4)
-    Xm = sparse_generic_lstsq(A, Bm)
+    Xm = sparse_generic_lstsq(A, Bm, on_failure="warn")
     assert Xm.shape == torch.Size([3, 4])
     ref = dense_solution(A.to_dense(), Bm)
     assert torch.allclose(Xm.double(), ref, atol=1e-4)
@@ -196,7 +197,7 @@ def test_seed_docstring_examples(recwarn):
     _ = sparse_generic_lstsq(A, B, lstsq=my_lstsq)
     A.requires_grad_(True)
     B.requires_grad_(True)
-    x = sparse_generic_lstsq(A, B)
+    x = sparse_generic_lstsq(A, B, on_failure="warn")
     loss = x.sum()
     loss.backward()
     assert A.grad.is_sparse
@@ -339,8 +340,10 @@ def test_non_convergence_raises_or_warns_never_silent(layout):
         sparse_generic_lstsq(A, B, maxiter=2, on_failure="raise")
     assert isinstance(info.value, RuntimeError)
     assert info.value.diagnostics["istop"] == [7, 7]
-    with pytest.warns(sparsegrad.ConvergenceWarning, match="solve did not converge"):
-        sparse_generic_lstsq(A, B, maxiter=2)  # the default: warn
+    with pytest.raises(sparsegrad.ConvergenceError):
+        sparse_generic_lstsq(A, B, maxiter=2)  # the default: raise, as in the scipy API
+    with pytest.warns(sparsegrad.ConvergenceWarning, match="solve .* did not converge"):
+        sparse_generic_lstsq(A, B, maxiter=2, on_failure="warn")
     # Backward: an exact forward solver, the default LSMR for the transposed solve.
     exact = lambda A_, B_: torch.linalg.lstsq(A_.to_dense(), B_).solution
     A.requires_grad_(True)
@@ -350,7 +353,7 @@ def test_non_convergence_raises_or_warns_never_silent(layout):
     # With on_failure="warn" the unconverged backward solves make the rank check fail: the
     # ValueError says why.
     A2 = A.detach().clone().requires_grad_(True)
-    X = sparse_generic_lstsq(A2, B, lstsq=exact, maxiter=2)
+    X = sparse_generic_lstsq(A2, B, lstsq=exact, maxiter=2, on_failure="warn")
     with pytest.raises(ValueError, match="raise maxiter"):
         X.sum().backward()
     # converged runs are quiet
@@ -373,3 +376,55 @@ def test_inputs_are_not_modified(layout):
     A.requires_grad_(True)
     sparse_generic_lstsq(A, B).sum().backward()
     assert torch.equal(grad_values(A.detach()), before[0]) and torch.equal(B, before[1])
+
+
+# --- the options and solvers of the scipy-style API, here too --------------------------------
+
+
+@pytest.mark.parametrize("solver", sparsegrad.solvers)
+def test_named_solvers_give_dense_gradients(solver, layout):
+    D, A, B = problem(torch.float64, layout, k=2)
+    options = tight(torch.float64) if solver == "lsmr" else {}
+    A.requires_grad_(True)
+    B.requires_grad_(True)
+    X = sparse_generic_lstsq(A, B, solver=solver, **options)
+    assert torch.allclose(X, dense_solution(D, B.detach()), atol=1e-9)
+    w = torch.linspace(-1, 1, X.numel(), dtype=torch.float64).reshape(X.shape)
+    (X * w).sum().backward()
+    ref_A, ref_B = dense_gradients(D, B.detach(), w)
+    assert torch.allclose(B.grad, ref_B, atol=1e-9)
+    assert torch.allclose(grad_values(A.grad), pattern_values(A.detach(), ref_A), atol=1e-9)
+
+
+def test_damp_and_x0_reach_the_solve():
+    D, A, B = problem(torch.float64, "csr", k=None)
+    damp = 0.5
+    A.requires_grad_(True)
+    x = sparse_generic_lstsq(A, B, damp=damp, **tight(torch.float64))
+    N = D.T @ D + damp**2 * torch.eye(D.shape[1], dtype=torch.float64)
+    assert torch.allclose(x, torch.linalg.solve(N, D.T @ B), atol=1e-10)
+    # dL/dA of L = sum(x) for the damped problem, by autograd through the dense formula
+    Dd = D.clone().requires_grad_(True)
+    torch.linalg.solve(Dd.T @ Dd + damp**2 * torch.eye(D.shape[1], dtype=torch.float64),
+                       Dd.T @ B).sum().backward()
+    x.sum().backward()
+    assert torch.allclose(grad_values(A.grad), pattern_values(A.detach(), Dd.grad), atol=1e-9)
+    # x0 (a tensor) at the solution of a consistent system: at most one iteration is needed, so
+    # maxiter=1 converges from there and fails from 0.
+    x_true = torch.arange(12, dtype=torch.float64) / 5
+    b = D @ x_true
+    x1 = sparse_generic_lstsq(A.detach(), b, x0=x_true, maxiter=1, atol=1e-14, btol=1e-14)
+    assert torch.allclose(x1, x_true, atol=1e-12)
+    with pytest.raises(sparsegrad.ConvergenceError):
+        sparse_generic_lstsq(A.detach(), b, maxiter=1, atol=1e-14, btol=1e-14)
+
+
+def test_a_callable_and_a_solver_name_are_refused():
+    D, A, B = problem(torch.float64, "coo")
+    exact = lambda A_, B_: torch.linalg.lstsq(A_.to_dense(), B_.unsqueeze(1)).solution[:, 0]
+    with pytest.raises(ValueError, match="argument 'solver'"):
+        sparse_generic_lstsq(A, B, exact, solver="sparse_qr")
+    with pytest.raises(ValueError, match="argument 'solver'"):
+        sparse_generic_lstsq(A, B, solver="lu")
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        sparse_generic_lstsq(A, B, tol=1e-3)

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# CI: the core tests and the examples built and run against Eigen 5 (default: the Eigen 5.0.1
+# header tree in ../shared/eigen-5.0.1 next to the checkout, else /work/shared/eigen-5.0.1; a
+# compatibility build only, the project does not depend on it). That tree has headers only, so a minimal Eigen3 CMake package is written for it first
+# (Eigen3::Eigen and the version from Eigen/Version) and sparsegrad finds it through Eigen3_DIR,
+# as it would find a distribution's Eigen 5. Core only (no SuiteSparse, PETSc, LibTorch or
+# Python), -O1 with assertions on, then the installed package found by a consumer with Eigen 5; a compiler warning located in this repository fails the
+# script (not -Werror: GCC 12 reports false maybe-uninitialized warnings inside Eigen 5's own
+# packet code, at its location, even for -isystem headers).
+#   EIGEN5_INCLUDE_DIR=<dir with Eigen/>   the Eigen 5 headers
+#   BUILD_DIR=<dir>                        build directory (default build-eigen5, reused)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+eigen=${EIGEN5_INCLUDE_DIR:-}
+if [ -z "$eigen" ]; then
+  eigen=/work/shared/eigen-5.0.1
+  [ -d "$root/../shared/eigen-5.0.1" ] && eigen=$root/../shared/eigen-5.0.1
+fi
+eigen=$(cd "$eigen" && pwd)
+build=${BUILD_DIR:-$root/build-eigen5}
+[ -f "$eigen/Eigen/Version" ] || { echo "check-eigen5: no Eigen/Version in $eigen" >&2; exit 1; }
+version=$(sed -n 's/^#define EIGEN_VERSION_STRING "\([0-9.]*\)".*/\1/p' "$eigen/Eigen/Version")
+case "$version" in
+  5.*) ;;
+  *) echo "check-eigen5: $eigen is Eigen '$version', expected 5.x" >&2; exit 1 ;;
+esac
+
+package=$build/eigen-package
+mkdir -p "$package"
+cat >"$package/Eigen3Config.cmake" <<CONFIG
+# Written by scripts/check-eigen5.sh for the Eigen $version headers in $eigen.
+if(NOT TARGET Eigen3::Eigen)
+  add_library(Eigen3::Eigen INTERFACE IMPORTED)
+  set_target_properties(Eigen3::Eigen PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$eigen")
+endif()
+CONFIG
+# Eigen 5's rule: a range accepts the versions inside it, a single version only the versions
+# that start with it (a request for 3.4 rejects 5.0.1). sparsegrad asks without a version.
+cat >"$package/Eigen3ConfigVersion.cmake" <<'VERSION'
+set(PACKAGE_VERSION "@VERSION@")
+set(PACKAGE_VERSION_COMPATIBLE FALSE)
+if(PACKAGE_FIND_VERSION_RANGE)
+  if(PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "EXCLUDE")
+    set(_upper "${PACKAGE_FIND_VERSION_MAX}")
+  else()
+    math(EXPR _next "${PACKAGE_FIND_VERSION_MAX_MAJOR} + 1")
+    set(_upper "${_next}")
+  endif()
+  if(PACKAGE_VERSION VERSION_GREATER_EQUAL PACKAGE_FIND_VERSION_MIN
+     AND PACKAGE_VERSION VERSION_LESS _upper)
+    set(PACKAGE_VERSION_COMPATIBLE TRUE)
+  endif()
+elseif(PACKAGE_VERSION MATCHES "^${PACKAGE_FIND_VERSION}(\\.|$)")
+  set(PACKAGE_VERSION_COMPATIBLE TRUE)
+endif()
+VERSION
+sed -i "s/@VERSION@/$version/" "$package/Eigen3ConfigVersion.cmake"
+
+echo "== configure against Eigen $version ($eigen)"
+cmake -S "$root" -B "$build" -DEigen3_DIR="$package" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS_RELEASE=-O1 \
+  -DSPARSEGRAD_BUILD_TESTS=ON -DSPARSEGRAD_BUILD_EXAMPLES=ON -DSPARSEGRAD_BUILD_PYTHON=OFF \
+  -DSPARSEGRAD_WITH_SUITESPARSE=OFF -DSPARSEGRAD_WITH_PETSC=OFF -DSPARSEGRAD_WITH_TORCH=OFF \
+  -DSPARSEGRAD_REQUIRE_ALL=ON >"$build/configure.log" || { cat "$build/configure.log"; exit 1; }
+grep -q "sparsegrad: Eigen $version ($package)" "$build/configure.log" ||
+  { echo "check-eigen5: the build did not use $package" >&2; exit 1; }
+echo "== build the core tests and the examples"
+cmake --build "$build" -j "$(nproc)" 2>&1 | tee "$build/build.log"
+if grep -E "^$root/[^:]+:[0-9]+:([0-9]+:)? warning:" "$build/build.log"; then
+  echo "check-eigen5: warnings in sparsegrad's code with Eigen $version (above)" >&2
+  exit 1
+fi
+echo "== run them"
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
+echo "== the installed package accepts Eigen $version: find_package(sparsegrad 0.2) in a consumer"
+rm -rf "$build/prefix" "$build/consumer"
+cmake --install "$build" --prefix "$build/prefix" >/dev/null
+cmake -S "$root/tests/consumers/find_package_only" -B "$build/consumer" -DREQUEST=0.2 \
+  -DCMAKE_PREFIX_PATH="$build/prefix" -DEigen3_DIR="$package" >"$build/consumer.log" 2>&1 ||
+  { cat "$build/consumer.log"; echo "check-eigen5: find_package(sparsegrad) failed" >&2; exit 1; }
+echo "check-eigen5: all passed"
