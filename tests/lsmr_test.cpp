@@ -63,7 +63,7 @@ TEST_CASE("LSMR follows scipy: same istop, same itn, same x", "[lsmr][scipy]") {
     DYNAMIC_SECTION(c.name) {
       const auto A = load_matrix(c.matrix);
       const auto b = rhs_for(c, A.rows());
-      sparsegrad::LsmrOptions<double> opt;
+      auto opt = sparsegrad::LsmrOptions<double>::scipy();
       opt.damp = c.damp, opt.atol = c.atol, opt.btol = c.btol, opt.conlim = c.conlim;
       opt.maxiter = c.maxiter;
       const auto r = sparsegrad::lsmr(A, b, opt);

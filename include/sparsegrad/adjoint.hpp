@@ -28,6 +28,13 @@
 ///   a plain callable   the same with the default LSMR's solve_adjoint
 ///   (solver, transpose_solver)   the seed's form: dB = transpose_solver(A, dX), H = solver(A, dB)
 ///
+/// Error estimates (solvers that report them: Lsmr, petsc::Lsmr): the backward's solve gives
+/// per column estimated errors of H (or, wide, of [dB, W]) and of dB (krylov/craig.hpp), and
+/// Lsmr bounds the error of the X passed in from Aᴴ(B − AX) (Lsmr::solution_error). The engine
+/// propagates them through the outer products on A's pattern (pattern_error_bound) into
+/// g.error_A and g.error_B, and throws convergence_error when either exceeds the solver's
+/// gradient_tolerance: a normal return means both are below it.
+///
 /// The engine (detail::AdjointEngine) is written once against a backend that supplies the
 /// blocks (n x k and m x k groups of vectors), the products with A and Aᴴ, the checked solver
 /// calls and the assembly of dA on A's pattern; it holds the decisions (which path, the rank
@@ -40,6 +47,7 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "coo.hpp"
 #include "detail/checks.hpp"
@@ -57,6 +65,13 @@ struct LstsqGrads {
   GradA A;              ///< dL/dA: same type, pattern and entry order as A
   GradB B;              ///< dL/dB: same shape as B
   RealScalar damp = 0;  ///< dL/dλ; 0 when undamped
+  /// Estimated relative errors ‖ΔdA‖/‖dA‖ and ‖ΔdB‖/‖dB‖ (Frobenius, dA on A's pattern), from the
+  /// backward solve's error estimates (see adjoint.hpp, "Error estimates"); NaN when the solver
+  /// reports none (user solvers, the two-solve form, scipy_compatible).
+  double error_A = std::numeric_limits<double>::quiet_NaN();
+  double error_B = std::numeric_limits<double>::quiet_NaN();
+  /// Diagnostics of the backward's solve (empty when the solver keeps none).
+  Diagnostics diagnostics;
 };
 
 namespace detail {
@@ -66,9 +81,15 @@ namespace detail {
 /// empty drop the null-space term (tall A).
 template <class Block, class Real>
 struct AdjointTerms {
-  Block dB, H, W, V;
+  Block dB, H, W, V, R;  // R = AX − B (tall)
   bool with_H = false, with_null_space = false;
   Real ddamp = 0;
+  /// Per column j of dX, estimated absolute errors of dB_j, of H_j (tall) or W_j (wide), and of
+  /// X_j; empty when unknown.
+  std::vector<double> error_dB, error_HW, error_X, error_AX;  // error_AX: of A·X
+  Diagnostics diagnostics;
+  double gradient_tolerance = std::numeric_limits<double>::quiet_NaN();
+  bool throw_on_failure = true;
 };
 
 /// Relative residual a solve to (atol, btol) guarantees for a consistent system, with a safety
@@ -116,8 +137,13 @@ class AdjointEngine {
   template <class Solver>
   auto run(Solver& solver) {
     using Traits = traits_of<Solver>;
+    if constexpr (Traits::template has_solve_adjoint<AType, Block>) {
+      if (Traits::rank_policy(solver) == RankDeficient::pseudo_inverse && Traits::damp(solver) == 0)
+        return be_.assemble(pseudo_inverse_terms(solver));
+    }
     if constexpr (Traits::template has_solve_normal<AType, Block>) {
-      return be_.assemble(one_solve(solver));
+      Terms t = one_solve(solver);
+      return finish(std::move(t));
     } else if constexpr (Traits::template has_solve_adjoint<AType, Block>) {
       auto transpose = [&solver](const AType& A, const Block& G) {
         return solver.solve_adjoint(A, G);
@@ -171,7 +197,9 @@ class AdjointEngine {
       t.H = be_.solve_normal(solver, be_.dX());
       t.with_H = true;
       t.dB = be_.apply(t.H);
-      if (damp == 0)
+      t.R = be_.residual();
+      collect_errors(solver, t);
+      if (damp == 0 && !Traits::checks_rank(solver))
         after_solve(Traits::backward_diagnostics(solver), [&] {
           require_consistent(be_.apply_adjoint(t.dB), be_.dX(), t.dB, tol,
                              "full column rank (the transposed system A^T dB = dX consistent)",
@@ -182,11 +210,11 @@ class AdjointEngine {
       return t;
     }
     const Block AdX = be_.apply(be_.dX());
-    const Block G =
-        damp == 0 ? be_.join({&AdX, &be_.B(), &be_.probe()}) : be_.join({&AdX, &be_.B()});
+    const bool probe = damp == 0 && !Traits::checks_rank(solver);
+    const Block G = probe ? be_.join({&AdX, &be_.B(), &be_.probe()}) : be_.join({&AdX, &be_.B()});
     const Block Y = be_.solve_row_normal(solver, G);
     const Eigen::Index k = be_.k();
-    if (damp == 0)
+    if (probe)
       after_solve(Traits::backward_diagnostics(solver), [&] {
         const Block y = be_.slice(Y, 2 * k, 1), g = be_.slice(G, 2 * k, 1);
         const Block Aty = be_.apply_adjoint(y);
@@ -198,7 +226,134 @@ class AdjointEngine {
     t.V = be_.minus(be_.dX(), be_.apply_adjoint(t.dB));  // N dX = dX − Aᴴ dB (λ²H when damped)
     t.with_null_space = true;
     if (damp > 0) t.ddamp = -2 * damp * be_.dot_re(t.dB, t.W);
+    collect_errors(solver, t);
     return t;
+  }
+
+  /// The error estimates of the solve behind the terms (see "Error estimates" in the file
+  /// comment), from a solver that reports them: per column, absolute errors of dB, of H (tall)
+  /// or W (wide), and of X when the solver can bound it (Lsmr::solution_error).
+  template <class Solver>
+  void collect_errors(Solver& solver, Terms& t) const {
+    using Traits = traits_of<Solver>;
+    t.gradient_tolerance = Traits::gradient_tolerance(solver);
+    t.throw_on_failure = Traits::throws_on_failure(solver);
+    const Diagnostics* d = Traits::backward_diagnostics(solver);
+    if (!d) return;
+    t.diagnostics = *d;
+    const Eigen::Index k = be_.k();
+    const auto size = static_cast<Eigen::Index>(d->size());
+    if (std::isnan(t.gradient_tolerance) || size < (t.with_H ? k : 2 * k)) return;
+    for (Eigen::Index j = 0; j < k; ++j) {
+      const auto jj = static_cast<std::size_t>(j);
+      if (t.with_H) {
+        t.error_dB.push_back(d->error_image[jj] * double(be_.norm(t.dB, j)));
+        t.error_HW.push_back(d->error[jj] * double(be_.norm(t.H, j)));
+      } else {
+        t.error_dB.push_back(d->error[jj] * double(be_.norm(t.dB, j)));
+        t.error_HW.push_back(d->error[jj + std::size_t(k)] * double(be_.norm(t.W, j)));
+      }
+    }
+    if constexpr (Traits::template has_solution_error<Block>) {
+      if (t.with_H) {
+        // X* − X = (AᴴA)⁻¹Aᴴ(B − AX) = −(AᴴA)⁻¹Aᴴ R
+        SolutionError e = solver.solution_error(be_.normal_residual());
+        if (static_cast<Eigen::Index>(e.X.size()) == k)
+          t.error_X = std::move(e.X), t.error_AX = std::move(e.AX);
+      }
+    }
+  }
+
+  /// The absolute error bound of dA on A's pattern from the terms' error estimates. For one
+  /// outer-product term (u vᴴ) restricted to the pattern P, ‖(Δu vᴴ)|P‖_F ≤ ‖Δu‖ ρ(v) with
+  /// ρ(v) = max_i ‖v restricted to row i of P‖, and ‖(u Δvᴴ)|P‖_F ≤ ‖Δv‖ γ(u) with γ(u) =
+  /// max_l ‖u restricted to column l of P‖ (backend: pattern_row_max, pattern_col_max).
+  /// Tall: dA = −Σ_j dB_j X_jᴴ + r_j H_jᴴ, with Δr = A ΔX (Lsmr::solution_error bounds both); wide: dA = −Σ_j dB_j X_jᴴ − W_j V_jᴴ,
+  /// ΔV = Aᴴ ΔdB (the error of X is not included there).
+  double pattern_error_bound(const Terms& t) {
+    const Eigen::Index k = be_.k();
+    const double normA = double(be_.norm_A());
+    const auto rhoX = be_.pattern_row_max(be_.X());
+    const auto gamma_dB = be_.pattern_col_max(t.dB);
+    double bound = 0;
+    for (Eigen::Index j = 0; j < k; ++j) {
+      const auto jj = static_cast<std::size_t>(j);
+      const double eX = t.error_X.empty() ? 0.0 : t.error_X[jj];
+      bound += t.error_dB[jj] * rhoX[jj] + eX * gamma_dB[jj];
+    }
+    if (t.with_H) {
+      const auto rhoH = be_.pattern_row_max(t.H);
+      const auto gamma_r = be_.pattern_col_max(t.R);
+      for (Eigen::Index j = 0; j < k; ++j) {
+        const auto jj = static_cast<std::size_t>(j);
+        const double eAX = t.error_AX.empty() ? 0.0 : t.error_AX[jj];
+        bound += eAX * rhoH[jj] + t.error_HW[jj] * gamma_r[jj];
+      }
+    } else {
+      const auto rhoV = be_.pattern_row_max(t.V);
+      const auto gamma_W = be_.pattern_col_max(t.W);
+      for (Eigen::Index j = 0; j < k; ++j) {
+        const auto jj = static_cast<std::size_t>(j);
+        bound += t.error_HW[jj] * rhoV[jj] + normA * t.error_dB[jj] * gamma_W[jj];
+      }
+    }
+    return bound;
+  }
+
+  /// Assembles the gradients, attaches the error estimates and the backward's diagnostics, and
+  /// applies the solver's gradient gate: convergence_error (with the diagnostics, istop 10 on
+  /// every column) when an estimated error exceeds gradient_tolerance and throw_on_failure.
+  auto finish(Terms&& t) {
+    const bool estimated = !t.error_dB.empty();
+    double bound_A = 0, bound_B = 0, normdB = 0;
+    if (estimated) {
+      bound_A = pattern_error_bound(t);
+      for (Eigen::Index j = 0; j < be_.k(); ++j) {
+        const double e = t.error_dB[static_cast<std::size_t>(j)], v = double(be_.norm(t.dB, j));
+        bound_B += e * e, normdB += v * v;
+      }
+    }
+    const double tol = t.gradient_tolerance;
+    const bool throws = t.throw_on_failure;
+    Diagnostics diagnostics = std::move(t.diagnostics);
+    auto g = be_.assemble(std::move(t));
+    g.diagnostics = diagnostics;
+    if (!estimated) return g;
+    const double normdA = double(be_.gradient_norm(g));
+    auto relative = [](double err, double norm) {
+      return err == 0 ? 0.0 : norm > 0 ? err / norm : std::numeric_limits<double>::infinity();
+    };
+    g.error_A = relative(bound_A, normdA);
+    g.error_B = relative(std::sqrt(bound_B), std::sqrt(normdB));
+    if (throws && !(std::max(g.error_A, g.error_B) <= tol)) {
+      for (auto& s : diagnostics.istop) s = int(Stop::inaccurate);
+      throw convergence_error(
+          concat("sparsegrad: ", where, ": the estimated relative error of dL/dA is ", g.error_A,
+                 " and of dL/dB ", g.error_B, ", above the gradient tolerance ", tol,
+                 " (options.gradient_tolerance). The backward solve ran on a problem with "
+                 "singular values estimated in [", min_of(diagnostics.sigma_min), ", ",
+                 max_of(diagnostics.sigma_max), "] (columns scaled to unit norm): the gradients "
+                 "are accurate to about eps*cond^2. Use a direct solver (sparsegrad::SparseQR, "
+                 "or sparsegrad::SPQR with SuiteSparse), damping (options.damp > 0), or a looser "
+                 "options.gradient_tolerance; when X comes from an inaccurate forward solve, "
+                 "solve it with a smaller options.error_tolerance. (Or set "
+                 "options.throw_on_failure = false and read g.error_A, g.error_B.)"),
+          diagnostics);
+    }
+    return g;
+  }
+
+  static double min_of(const std::vector<double>& v) {
+    double out = std::numeric_limits<double>::infinity();
+    for (double x : v)
+      if (!std::isnan(x)) out = std::min(out, x);
+    return out;
+  }
+  static double max_of(const std::vector<double>& v) {
+    double out = 0;
+    for (double x : v)
+      if (!std::isnan(x)) out = std::max(out, x);
+    return out;
   }
 
   /// The seed's two solves: tall, dB = (Aᴴ)⁺dX then H = A⁺dB; wide, a rank probe solver(A, g)
@@ -234,6 +389,35 @@ class AdjointEngine {
     t.W = be_.slice(Y, k, k);
     t.V = be_.minus(be_.dX(), be_.apply_adjoint(t.dB));
     t.with_null_space = true;
+    return t;
+  }
+
+  /// RankDeficient::pseudo_inverse, any shape and rank (undamped): Golub & Pereyra's three
+  /// terms dA = −dB Xᴴ − r Hᴴ + W (N dX)ᴴ with dB = (Aᴴ)⁺dX, H = A⁺dB, W = (Aᴴ)⁺X and
+  /// N dX = dX − A⁺A dX = dX − Aᴴ dB (Aᴴ(Aᴴ)⁺ = A⁺A, the projector on range(Aᴴ)): one block
+  /// solve [dB, W] = solve_adjoint([dX, X]) and one solve H = solver(A, dB), both minimum-norm
+  /// (LSMR from zero stays in the range of the operator's adjoint).
+  template <class Solver>
+  Terms pseudo_inverse_terms(Solver& solver) {
+    using Traits = traits_of<Solver>;
+    Terms t;
+    const Eigen::Index k = be_.k();
+    if (k == 0) {
+      t.dB = be_.zeros_m(0);
+      return t;
+    }
+    auto transpose = [&solver](const AType& A, const Block& G) {
+      return solver.solve_adjoint(A, G);
+    };
+    const Block Y =
+        be_.solve_adjoint(transpose, be_.join({&be_.dX(), &be_.X()}), "solver's solve_adjoint");
+    t.dB = be_.slice(Y, 0, k);
+    t.W = be_.slice(Y, k, k);
+    t.H = be_.solve(solver, t.dB, "solver");
+    t.V = be_.minus(be_.dX(), be_.apply_adjoint(t.dB));
+    t.R = be_.residual();
+    t.with_H = t.with_null_space = true;
+    t.throw_on_failure = Traits::throws_on_failure(solver);
     return t;
   }
 
@@ -457,13 +641,55 @@ class EigenAdjointBackend {
 
   static Lsmr<Scalar> default_transpose() { return Lsmr<Scalar>(); }
 
+  /// R = AX − B, formed in the working precision (double for float data) and rounded: the
+  /// cancellation of a small residual would otherwise leave only rounding noise in float.
+  Block residual() {
+    if constexpr (std::is_same<Working, Scalar>::value) {
+      return minus(apply(in_.X), in_.B);
+    } else {
+      working_residual();
+      return R_working_.template cast<Scalar>();
+    }
+  }
+  /// Aᴴ(B − AX) in the working precision, rounded.
+  Block normal_residual() {
+    if constexpr (std::is_same<Working, Scalar>::value) {
+      return apply_adjoint(minus(in_.B, apply(in_.X)));
+    } else {
+      working_residual();
+      const auto op = make_operator(*A_working_);
+      DenseMatrix<Working> S(n(), k());
+      op.apply_adjoint(DenseMatrix<Working>(-R_working_), S);
+      return S.template cast<Scalar>();
+    }
+  }
+
+  /// Per column j of Y (n x k): max over the rows i of A of ‖Y_j restricted to row i's pattern‖.
+  std::vector<double> pattern_row_max(const Block& Y) const { return pattern_max(Y, true); }
+  /// Per column j of U (m x k): max over the columns l of A of ‖U_j restricted to column l's
+  /// pattern‖.
+  std::vector<double> pattern_col_max(const Block& U) const { return pattern_max(U, false); }
+
+  /// ‖dL/dA‖_F over the stored entries.
+  template <class Grads>
+  static double gradient_norm(const Grads& g) {
+    long double sum = 0;
+    for_each_entry(g.A, [&](Eigen::Index, Eigen::Index, Eigen::Index, const Scalar& v) {
+      const long double a = std::abs(v);
+      sum += a * a;
+    });
+    return double(std::sqrt(sum));
+  }
+
   /// dA on A's pattern, r = AX − B, and the gradients; refuses a gradient that overflows.
   auto assemble(AdjointTerms<Block, Real>&& t) const {
     // Rows of dB, r, X, H, W, V as contiguous columns, so each entry costs a few dot products
     // of length k. a.dot(b) = Σ conj(a)∘b, so Xt.col(j).dot(dBt.col(i)) = Σ_c dB_ic conj(X_jc).
     const Block dBt = t.dB.transpose(), Xt = in_.X.transpose();
     Block rt, Ht, Wt, Vt;
-    if (t.with_H) rt = minus(apply(in_.X), in_.B).transpose(), Ht = t.H.transpose();
+    if (t.with_H)
+      rt = (t.R.cols() == k() ? t.R : minus(apply(in_.X), in_.B)).transpose(),
+      Ht = t.H.transpose();
     if (t.with_null_space) Wt = t.W.transpose(), Vt = t.V.transpose();
     auto gradA = gradient_on_pattern(A_, [&](Eigen::Index i, Eigen::Index j) -> Scalar {
       if (k() == 0) return Scalar(0);
@@ -489,14 +715,44 @@ class EigenAdjointBackend {
       for (Eigen::Index i = 0; i < dB.rows(); ++i) require_representable("dL/dB", dB(i, j), i, j);
     require_representable("dL/ddamp", Scalar(t.ddamp), 0, 0);
     using GradB = solution_t<BDerived>;
-    return LstsqGrads<decltype(gradA), GradB, Real>{std::move(gradA),
-                                                    shape_like<GradB>(std::move(dB)), t.ddamp};
+    LstsqGrads<decltype(gradA), GradB, Real> g;
+    g.A = std::move(gradA), g.B = shape_like<GradB>(std::move(dB)), g.damp = t.ddamp;
+    return g;
   }
 
  private:
+  std::vector<double> pattern_max(const Block& Y, bool by_row) const {
+    const Eigen::Index groups = by_row ? m() : n();
+    std::vector<double> out(static_cast<std::size_t>(Y.cols()), 0.0);
+    std::vector<double> acc(static_cast<std::size_t>(groups));
+    for (Eigen::Index j = 0; j < Y.cols(); ++j) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for_each_entry(A_, [&](Eigen::Index, Eigen::Index i, Eigen::Index l, const Scalar&) {
+        const double v = double(std::abs(Y(by_row ? l : i, j)));
+        acc[static_cast<std::size_t>(by_row ? i : l)] += v * v;
+      });
+      for (double a : acc) out[static_cast<std::size_t>(j)] = std::max(out[static_cast<std::size_t>(j)], a);
+      out[static_cast<std::size_t>(j)] = std::sqrt(out[static_cast<std::size_t>(j)]);
+    }
+    return out;
+  }
+
+  using Working = working_scalar_t<Scalar>;
+  void working_residual() {
+    if (R_working_.size() > 0 || k() == 0) return;
+    A_working_.emplace(widened_matrix(op_));
+    const auto op = make_operator(*A_working_);
+    R_working_.resize(m(), k());
+    op.apply(DenseMatrix<Working>(in_.X.template cast<Working>()), R_working_);
+    R_working_ -= in_.B.template cast<Working>();
+  }
+
   const AType& A_;
   decltype(make_operator(std::declval<const AType&>())) op_;
   BackwardInputs<Scalar> in_;
+  std::optional<Eigen::SparseMatrix<Working, Eigen::RowMajor, typename matrix_traits<AType>::StorageIndex>>
+      A_working_;
+  DenseMatrix<Working> R_working_;
   Block probe_;
   std::optional<Real> norm_A_;
 };

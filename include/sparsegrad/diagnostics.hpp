@@ -37,6 +37,12 @@ enum class Stop : int {
 /// The name used before version 0.2.
 using LsmrStop = Stop;
 
+/// What the backward does for an undamped A that is rank-deficient (LsmrOptions::rank_deficient).
+enum class RankDeficient {
+  refuse,         ///< std::domain_error: the least-squares gradient does not exist (the default)
+  pseudo_inverse  ///< the gradient of X = A⁺B along perturbations that keep the rank
+};
+
 /// True for the codes that mean failure: 3, 6, 7, 8, 9, 10.
 inline bool failed(Stop stop) {
   switch (stop) {
@@ -101,8 +107,16 @@ struct Diagnostics {
   std::vector<double> norma;   ///< estimate of ‖[A; λI]‖ (Frobenius-type, as scipy's)
   std::vector<double> conda;   ///< estimate of cond([A; λI]); NaN where the solver has none
   std::vector<double> normx;   ///< ‖x‖
-  /// Estimated relative error ‖x − x*‖/‖x*‖ of column j; NaN where the solver makes none.
+  /// Estimated relative error ‖x − x*‖/‖x‖ of column j (x*: the exact solution); NaN where
+  /// the solver makes none. For the backward's solve_normal, the error of H = (AᴴA + λ²I)⁻¹G.
   std::vector<double> error;
+  /// solve_normal only: estimated relative error of A·H (= dB); NaN elsewhere.
+  std::vector<double> error_image;
+  /// Estimates of the extreme singular values of the (column-scaled, damped) operator the
+  /// Krylov solver ran on, from the Golub–Kahan bidiagonal (krylov/bidiagonal.hpp): sigma_min
+  /// is an upper bound on the true smallest one that decreases to it as the solver explores;
+  /// NaN where the solver has none.
+  std::vector<double> sigma_min, sigma_max;
 
   std::size_t size() const { return istop.size(); }
 
@@ -111,7 +125,8 @@ struct Diagnostics {
     istop.assign(k, 0);
     itn.assign(k, 0);
     for (auto* v : {&normr, &normar, &norma, &conda, &normx}) v->assign(k, 0.0);
-    error.assign(k, std::numeric_limits<double>::quiet_NaN());
+    for (auto* v : {&error, &error_image, &sigma_min, &sigma_max})
+      v->assign(k, std::numeric_limits<double>::quiet_NaN());
   }
 
   /// The stop code of column j.

@@ -51,6 +51,33 @@ detail::solution_t<BDerived> lstsq(const AType& A, const Eigen::MatrixBase<BDeri
   return lstsq(A, B, solver);
 }
 
+/// X and the diagnostics of the solve that produced it (see lstsq_with_diagnostics).
+template <class Solution>
+struct LstsqResult {
+  Solution X;
+  /// The solver's diagnostics (solver.last()); empty for a solver that keeps none.
+  Diagnostics diagnostics;
+};
+
+/// lstsq with the diagnostics of the solve: per column the stop code, iterations, residual
+/// norms, estimated relative error of X and singular-value estimates (see Diagnostics).
+template <class AType, class BDerived, class Solver>
+LstsqResult<detail::solution_t<BDerived>> lstsq_with_diagnostics(
+    const AType& A, const Eigen::MatrixBase<BDerived>& B, Solver&& solver) {
+  LstsqResult<detail::solution_t<BDerived>> out{lstsq(A, B, solver), {}};
+  if (const Diagnostics* d = detail::traits_of<Solver>::forward_diagnostics(solver))
+    out.diagnostics = *d;
+  return out;
+}
+
+/// lstsq_with_diagnostics with the default LSMR.
+template <class AType, class BDerived>
+LstsqResult<detail::solution_t<BDerived>> lstsq_with_diagnostics(
+    const AType& A, const Eigen::MatrixBase<BDerived>& B) {
+  Lsmr<typename BDerived::Scalar> solver;
+  return lstsq_with_diagnostics(A, B, solver);
+}
+
 }  // namespace sparsegrad
 
 #endif  // SPARSEGRAD_LSTSQ_HPP

@@ -16,6 +16,7 @@ py::dict to_python(const SolveRecord& r) {
     const auto& it = *r.iterative;
     d["istop"] = it.istop, d["itn"] = it.itn, d["normr"] = it.normr, d["normar"] = it.normar;
     d["norma"] = it.norma, d["conda"] = it.conda, d["normx"] = it.normx;
+    d["error"] = it.error, d["sigma_min"] = it.sigma_min, d["sigma_max"] = it.sigma_max;
   }
   if (r.factorization) {
     const auto& f = *r.factorization;
@@ -24,6 +25,8 @@ py::dict to_python(const SolveRecord& r) {
     d["condition_estimate"] = f.condition_estimate, d["reused"] = f.reused;
   }
   if (r.error_estimate) d["error_estimate"] = *r.error_estimate;
+  if (r.error_A) d["error_A"] = *r.error_A;
+  if (r.error_B) d["error_B"] = *r.error_B;
   return d;
 }
 

@@ -23,6 +23,8 @@ struct SolveRecord {
   std::optional<sparsegrad::ConvergenceDiagnostics> iterative;  ///< LSMR, CRAIG
   std::optional<sparsegrad::FactorizationStats> factorization;  ///< the direct solvers
   std::optional<double> error_estimate;  ///< normal-equations solvers: estimated relative error
+  /// The backward: estimated relative errors of dL/dA and dL/dB (LstsqGrads::error_A, error_B).
+  std::optional<double> error_A, error_B;
 };
 
 /// The solves of a solver object so far, and the non-convergence messages not yet reported

@@ -71,6 +71,12 @@ const std::pair<const char*, Setter> fields[] = {
      [](Options& o, py::handle v) { o.column_scaling = read_bool(v, "column_scaling"); }},
     {"preconditioner",
      [](Options& o, py::handle v) { o.preconditioner = py::reinterpret_borrow<py::object>(v); }},
+    {"error_tolerance",
+     [](Options& o, py::handle v) { o.error_tolerance = read_float(v, "error_tolerance"); }},
+    {"gradient_tolerance",
+     [](Options& o, py::handle v) { o.gradient_tolerance = read_float(v, "gradient_tolerance"); }},
+    {"scipy_compatible",
+     [](Options& o, py::handle v) { o.scipy_compatible = read_bool(v, "scipy_compatible"); }},
     {"on_failure",
      [](Options& o, py::handle v) {
        const std::string policy = read_str(v, "on_failure");
@@ -94,6 +100,10 @@ const std::pair<const char*, const char*> cpp_terms[] = {
     {"options.damp", "damp"},
     {"options.x0", "x0"},
     {"options.column_scaling", "column_scaling"},
+    {"options.error_tolerance", "error_tolerance"},
+    {"options.gradient_tolerance", "gradient_tolerance"},
+    {"sparsegrad::SparseQR, or sparsegrad::SPQR with SuiteSparse", "solver=\"sparse_qr\" (or \"spqr\")"},
+    {"options.damp", "damp"},
     {"options.preconditioner", "preconditioner"},
     {"use SparseQR (or SPQR)", "use solver=\"sparse_qr\" (or \"spqr\")"},
 };
@@ -146,7 +156,10 @@ Options options_from_python(const py::dict& kwargs) {
     };
     lsmr_only("damp", o.damp != 0);
     lsmr_only("x0", !o.x0.is_none());
-    lsmr_only("column_scaling", o.column_scaling);
+    lsmr_only("column_scaling", o.column_scaling.value_or(false));
+    lsmr_only("error_tolerance", o.error_tolerance.has_value());
+    lsmr_only("gradient_tolerance", o.gradient_tolerance.has_value());
+    lsmr_only("scipy_compatible", o.scipy_compatible);
     lsmr_only("preconditioner", !o.preconditioner.is_none());
   }
   return o;

@@ -29,9 +29,11 @@ enum class OnFailure { raise, warn };
 struct Options {
   std::string solver = "lsmr";  ///< a name of solver_names()
   double atol = 1e-6, btol = 1e-6, conlim = 1e8, damp = 0;
-  std::optional<Eigen::Index> maxiter;     ///< unset: min(m, n)
+  std::optional<Eigen::Index> maxiter;     ///< unset: the library's default limit
   py::object x0 = py::none();              ///< (n,) or (n, k) initial guess of the forward solve
-  bool column_scaling = false;             ///< M = diag(1/‖A e_j‖)
+  std::optional<bool> column_scaling;      ///< unset: automatic (LsmrOptions::column_scaling)
+  std::optional<double> error_tolerance, gradient_tolerance;  ///< unset: the library's
+  bool scipy_compatible = false;           ///< LsmrOptions::scipy_compatible
   py::object preconditioner = py::none();  ///< (n,) array d: M = diag(d)
   OnFailure on_failure = OnFailure::raise;
 };
@@ -53,6 +55,9 @@ template <class Scalar>
 sparsegrad::LsmrOptions<Scalar> lsmr_options(const Options& o) {
   using Real = typename sparsegrad::LsmrOptions<Scalar>::RealScalar;
   sparsegrad::LsmrOptions<Scalar> opt;
+  if (o.scipy_compatible) opt = sparsegrad::LsmrOptions<Scalar>::scipy();
+  if (o.error_tolerance) opt.error_tolerance = Real(*o.error_tolerance);
+  if (o.gradient_tolerance) opt.gradient_tolerance = Real(*o.gradient_tolerance);
   opt.atol = Real(o.atol);
   opt.btol = Real(o.btol);
   opt.conlim = Real(o.conlim);

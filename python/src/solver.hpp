@@ -6,6 +6,7 @@
 // with the options of a call, recording what every solve reports. One object serves a forward
 // call and its backward call, so that a direct solver's factorization is reused (same A).
 
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <sparsegrad/sparsegrad.hpp>
@@ -154,10 +155,12 @@ class Solver {
     try {
       with_matrix<Scalar>(where, M, [&](const auto& A) {
         py::gil_scoped_release nogil;
+        std::optional<double> error_A, error_B;
         auto store = [&](auto&& g) {
           dA = gradient_values(g.A);
           dB = std::move(g.B);
           ddamp = double(g.damp);
+          if (!std::isnan(g.error_A)) error_A = g.error_A, error_B = g.error_B;
         };
         const auto Bm = as_map(B), Xm = as_map(X), dXm = as_map(dX);
         if (py_solver_ || py_transpose_) {
@@ -175,6 +178,8 @@ class Solver {
           std::visit([&](auto& s) { store(sparsegrad::lstsq_backward(A, Bm, Xm, dXm, s)); },
                      named_);
           record_named("normal-equation solve");
+          if (!report_->solves.empty())
+            report_->solves.back().error_A = error_A, report_->solves.back().error_B = error_B;
         }
         return 0;
       });

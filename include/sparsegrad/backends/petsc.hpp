@@ -697,6 +697,12 @@ struct LstsqGrads {
   /// Ghosts: the columns of this rank's rows owned by other ranks, whose entries of X and H
   /// (per right-hand side) this rank fetched; all it stores beyond its own rows.
   PetscInt ghosts = 0;
+  /// Estimated relative errors of dA and dB (see the serial LstsqGrads); NaN when the solver
+  /// reports none.
+  double error_A = std::numeric_limits<double>::quiet_NaN();
+  double error_B = std::numeric_limits<double>::quiet_NaN();
+  /// Diagnostics of the backward's solve.
+  Diagnostics diagnostics;
 };
 
 namespace detail {
@@ -816,6 +822,19 @@ class AdjointBackend {
 
   static Lsmr default_transpose() { return Lsmr(); }
 
+  /// R = AX − B.
+  Block residual() const { return minus(apply(X_), B_); }
+  /// Bounds for the pattern-restricted norms of the engine's error estimate (adjoint.hpp):
+  /// here the full norms ‖Y_j‖, which bound them (no gather of the pattern).
+  std::vector<double> pattern_row_max(const Block& Y) const { return norms(Y); }
+  std::vector<double> pattern_col_max(const Block& U) const { return norms(U); }
+  /// ‖dL/dA‖_F.
+  static double gradient_norm(const LstsqGrads& g) {
+    PetscReal norm = 0;
+    check(MatNorm(g.A.get(), NORM_FROBENIUS, &norm), "MatNorm");
+    return double(norm);
+  }
+
   /// dA on each rank's own rows of A's pattern: dA_ij = Σ_c −dB_ic X_jc − r_ic H_jc + W_ic V_jc,
   /// r = AX − B; the entries of X, H and V at columns owned by other ranks (the ghosts, as in
   /// MatMult) are gathered with one VecScatter.
@@ -825,7 +844,7 @@ class AdjointBackend {
     g.damp = t.ddamp;
     g.B = k == 0 ? Block(0) : std::move(t.dB);
     Block R(0);
-    if (t.with_H) R = minus(apply(X_), B_);
+    if (t.with_H) R = t.R.size() == k ? std::move(t.R) : minus(apply(X_), B_);
     PetscInt r0 = 0, r1 = 0, c0 = 0, c1 = 0;
     check(MatGetOwnershipRange(A_, &r0, &r1), "MatGetOwnershipRange");
     check(MatGetOwnershipRangeColumn(A_, &c0, &c1), "MatGetOwnershipRangeColumn");
@@ -907,6 +926,12 @@ class AdjointBackend {
     return Y;
   }
 
+  static std::vector<double> norms(const Block& Y) {
+    std::vector<double> out;
+    for (Eigen::Index c = 0; c < Y.size(); ++c) out.push_back(double(norm(Y, c)));
+    return out;
+  }
+
   Mat A_;
   Layout layout_;
   const VecBlock &B_, &X_, &dX_;
@@ -963,6 +988,17 @@ inline LstsqGrads lstsq_backward(Mat A, Vec b, Vec x, Vec dx) {
 }
 
 }  // namespace petsc
+
+/// petsc::Lsmr decides the rank in its CRAIG solve (trusted mode) and gates the
+/// gradients' estimated errors, as the serial Lsmr.
+template <>
+struct solver_traits<petsc::Lsmr> : default_solver_traits<petsc::Lsmr> {
+  static bool checks_rank(const petsc::Lsmr& s) { return !s.options.scipy_compatible; }
+  static double gradient_tolerance(const petsc::Lsmr& s) {
+    if (s.options.scipy_compatible) return std::numeric_limits<double>::quiet_NaN();
+    return s.options.gradient_tolerance_for(std::numeric_limits<PetscReal>::epsilon());
+  }
+};
 
 /// KSPLSQR's accuracy claim is its rtol, for the backward's consistency (rank) test.
 template <>

@@ -57,14 +57,11 @@ struct TorchLsmr {
   Lsmr<float> f;
   Lsmr<double> d;
   explicit TorchLsmr(const LsmrOptions<double>& o) : d(o) {
-    f.options.atol = static_cast<float>(o.atol);
-    f.options.btol = static_cast<float>(o.btol);
-    f.options.conlim = static_cast<float>(o.conlim);
-    f.options.maxiter = o.maxiter;
-    f.options.damp = static_cast<float>(o.damp);
-    f.options.throw_on_failure = o.throw_on_failure;
-    f.options.x0 = o.x0.cast<float>();
+    // float tensors with a preconditioner: refused by converted_options when used.
+    if (!o.preconditioner) f.options = converted_options<float>(o, "torch_lstsq");
+    else preconditioned = true;
   }
+  bool preconditioned = false;
 };
 
 /// Marks "no transpose solver given": the backward then uses the solver alone.
@@ -76,10 +73,12 @@ S& solver_for(S& s) {
 }
 template <class Scalar>
 Lsmr<Scalar>& solver_for(TorchLsmr& s) {
-  if constexpr (std::is_same<Scalar, float>::value)
+  if constexpr (std::is_same<Scalar, float>::value) {
+    if (s.preconditioned) (void)converted_options<float>(s.d.options, "torch_lstsq");  // throws
     return s.f;
-  else
+  } else {
     return s.d;
+  }
 }
 
 /// False when the solver is tied to another Scalar (it has a Matrix typedef of that Scalar).

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../diagnostics.hpp"
+#include "bidiagonal.hpp"
 
 namespace sparsegrad {
 namespace detail {
@@ -168,6 +169,25 @@ struct ColumnState {
   int istop = 0;
   Real normr = 0, normar = 0, norma = 0, conda = 1, normx = 0;
   double error = std::numeric_limits<double>::quiet_NaN();
+  double error_image = std::numeric_limits<double>::quiet_NaN();
+  /// Extreme singular values of the kernel's bidiagonal at iteration sigma_itn (-1: none yet).
+  double sigma_min = std::numeric_limits<double>::quiet_NaN();
+  double sigma_max = std::numeric_limits<double>::quiet_NaN();
+  int sigma_itn = -1;
+
+  /// Refreshes sigma_min, sigma_max from the bidiagonal (diagonal d, off-diagonal e).
+  template <class Vec>
+  void estimate_sigma(const Vec& d, const Vec& e, int itn) {
+    const auto s = bidiagonal_extreme_singular_values(d, e);
+    sigma_min = s.min, sigma_max = s.max, sigma_itn = itn;
+  }
+
+  /// True when the singular values should be re-estimated at iteration itn: always the first
+  /// time, then when the last estimate is older than itn/32 iterations (a geometric schedule:
+  /// the O(k) bisection then costs O(1) amortised per iteration).
+  bool estimate_due(int itn) const {
+    return sigma_itn < 0 || itn - sigma_itn >= std::max(1, itn / 32);
+  }
 };
 
 /// Copies a finished column's estimates into the diagnostics.
@@ -182,22 +202,32 @@ void record(Diagnostics& stats, const ColumnState<Real>& c, int itn) {
   stats.conda[id] = double(c.conda);
   stats.normx[id] = double(c.normx);
   stats.error[id] = c.error;
+  stats.error_image[id] = c.error_image;
+  stats.sigma_min[id] = c.sigma_min;
+  stats.sigma_max[id] = c.sigma_max;
 }
 
-/// The tests every kernel shares, from options with scipy's names: iteration limit (default
-/// min(m, n)), atol, btol and ctol = 1/conlim.
+/// The tests every kernel shares, from options with scipy's names: iteration limit
+/// (options.maxiter_for), atol, btol and ctol = 1/conlim; and, unless options.scipy_compatible,
+/// the trust gate: a column that passes scipy's tests stops only when its estimated error is
+/// below `tolerance` (see LsmrOptions::error_tolerance).
 template <class Real>
 struct StoppingRule {
   Eigen::Index maxiter = 0;
   Real atol = 0, btol = 0, ctol = 0;
+  bool trusted = false;
+  double tolerance = 0;                                    ///< the error estimate must be below
+  double eps = std::numeric_limits<Real>::epsilon();      ///< unit roundoff of the arithmetic
 
   template <class Options>
-  static StoppingRule from(const Options& opt, Eigen::Index m, Eigen::Index n) {
+  static StoppingRule from(const Options& opt, Eigen::Index m, Eigen::Index n, double tolerance) {
     StoppingRule rule;
-    rule.maxiter = opt.maxiter ? *opt.maxiter : std::min(m, n);
+    rule.maxiter = opt.maxiter_for(m, n);
     rule.atol = Real(opt.atol);
     rule.btol = Real(opt.btol);
     rule.ctol = opt.conlim > 0 ? Real(1) / Real(opt.conlim) : Real(0);
+    rule.trusted = !opt.scipy_compatible;
+    rule.tolerance = tolerance;
     return rule;
   }
 

@@ -118,6 +118,10 @@ struct CraigScalars : ColumnState<Real> {
   /// After the new α (αv = Mᴴu − βv): LSQR's step on the same bidiagonal and the rank test;
   /// then ζ for the update H += ζp. False (and done, rank_deficient) when A is rank-deficient.
   bool after_alpha(Real alpha_, Real rank_tol) {
+    if (alpha_ == 0) {  // breakdown with β ≠ 0: g has a part outside range(Aᴴ)
+      this->istop = int(Stop::rank_deficient), this->done = true;
+      return false;
+    }
     alpha = alpha_;
     normM2 += alpha * alpha;
     const Real rho = std::hypot(rhobar, beta);
@@ -129,7 +133,7 @@ struct CraigScalars : ColumnState<Real> {
     // sqrt(eps) the normal equations are singular at working precision (cond² > 1/eps), so the
     // threshold is never tighter than that: in float a rank-deficient A otherwise runs to
     // maxiter on rounding noise and reports non-convergence instead of rank deficiency.
-    if (phibar > 0 && alpha * std::abs(cs) <= rank_tol * std::sqrt(normM2)) {
+    if (rank_tol > 0 && phibar > 0 && alpha * std::abs(cs) <= rank_tol * std::sqrt(normM2)) {
       this->istop = int(Stop::rank_deficient), this->done = true, this->normr = phibar;
       return false;
     }
@@ -144,6 +148,63 @@ struct CraigScalars : ColumnState<Real> {
     normP2 += normp * normp;
     this->conda = std::sqrt(normM2) * std::sqrt(normP2);
   }
+
+  /// Estimated relative errors of H = D H̃ and of dB = A D H̃ and the floor of the first, from
+  /// H̃ − H̃_k = (ÃᴴÃ)⁻¹r_k (Ã = [A D; λI], r_k the residual |βζ| of the normal system):
+  /// ‖ΔH̃‖ ≤ ‖r_k‖/σ_min², ‖A D ΔH̃‖ ≤ ‖r_k‖/σ_min, σ_min estimated by L_k's. ‖ΔH‖ ≤ dmax‖ΔH̃‖
+  /// relative to ‖H‖ = ‖D H̃‖; ‖dB‖ ≈ ‖y_k‖ = ‖z_k‖. The floors eps κ² (H) and eps κ (dB) are
+  /// what the normal system's conditioning allows (the recursive residual keeps decreasing below
+  /// them while the true one stagnates, so the estimates never claim better).
+  struct Errors {
+    double H, dB, floor;
+  };
+  Errors errors(double eps, double dmax, double normH, double normDH) const {
+    const double inf = std::numeric_limits<double>::infinity();
+    const double smin = this->sigma_min, smax = this->sigma_max;
+    const double normy = std::sqrt(double(normy2));
+    if (!(smin > 0) || !(normDH > 0) || !(normy > 0)) return {inf, inf, inf};
+    const double kappa = smax / smin, r = double(this->normr);
+    const double floor_H = eps * kappa * kappa * dmax * normH / normDH;
+    return {std::max(r / (smin * smin) * dmax / normDH, floor_H),
+            std::max(r / (smin * normy), eps * kappa), std::max(floor_H, eps * kappa)};
+  }
+
+  /// The trust gate (StoppingRule::trusted) after scipy's test: the rank decision and the error
+  /// estimates at the iterations of the estimate schedule (see ColumnState::estimate_due).
+  /// Rank (undamped): σ_min(L_k) is an upper bound on σ_min(A D) (Cauchy interlacing), so
+  /// σ_min(L_k) ≤ sqrt(eps) σ_max(L_k) proves cond(A D) ≥ 1/sqrt(eps), at which AᴴA is singular
+  /// in working precision (cond(AᴴA) ≥ 1/eps): rank_deficient. It never refuses a matrix of
+  /// smaller condition, whatever G; an inconsistent system (G outside range(Aᴴ)) drives
+  /// σ_min(L_k) to zero as the process explores null(A), so it is caught. norms() gives
+  /// {‖H̃‖, ‖D H̃‖} of this column.
+  template <class Norms>
+  void gate(int itn, const StoppingRule<Real>& rule, bool damped, double dmax, Norms&& norms) {
+    if (!rule.trusted) return;
+    const bool success = this->istop == int(Stop::compatible) ||
+                         this->istop == int(Stop::compatible_eps);
+    const bool last = itn >= rule.maxiter;
+    if (this->done && !success && !last) return;  // 3, 6: failures as in scipy
+    if (!last && !this->estimate_due(itn)) {
+      if (success) this->istop = 0, this->done = false;
+      return;
+    }
+    this->estimate_sigma(alpha_diag, beta_sub, itn);
+    if (!damped && !(this->sigma_min > std::sqrt(rule.eps) * this->sigma_max)) {
+      this->istop = int(Stop::rank_deficient), this->done = true;
+      return;
+    }
+    const auto [normH, normDH] = norms();
+    const Errors e = errors(rule.eps, dmax, normH, normDH);
+    this->error = e.H, this->error_image = e.dB;
+    if (success && std::max(e.H, e.dB) <= rule.tolerance) return;
+    if (e.floor > rule.tolerance) {
+      this->istop = int(Stop::inaccurate), this->done = true;
+    } else if (last) {
+      this->istop = int(Stop::iteration_limit), this->done = true;
+    } else {
+      this->istop = 0, this->done = false;
+    }
+  }
 };
 
 /// CRAIG for H = (AᴴA + λ²I)⁻¹G on k columns at once (see the file comment). `H` receives the
@@ -152,15 +213,28 @@ struct CraigScalars : ColumnState<Real> {
 /// Never throws for numerical outcomes.
 template <class Space, class Operator, class Options>
 void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Index k,
-                  const Options& opt, typename Space::Block& H, Diagnostics& stats) {
+                  const Options& opt, typename Space::Block& H, Diagnostics& stats,
+                  const ErrorScale<Space>& scale = {}) {
   using Real = typename Space::Real;
   using Block = typename Space::Block;
   using Index = Eigen::Index;
   const Index m = op.rows(), n = op.cols();
-  const auto rule = StoppingRule<Real>::from(opt, m, n);
+  // The gate's target is a tenth of the gradient tolerance: the gradients combine the errors
+  // of H, dB and X (adjoint.hpp), which then stays below the tolerance itself.
+  const auto rule = StoppingRule<Real>::from(
+      opt, m, n, 0.1 * opt.gradient_tolerance_for(std::numeric_limits<Real>::epsilon()));
   const Real damp = opt.damp;
-  const Real rank_tol = std::max(rule.atol, std::sqrt(std::numeric_limits<Real>::epsilon()));
+  // scipy_compatible: LSQR's stationarity test on the same bidiagonal (see after_alpha);
+  // trusted: the singular-value test of CraigScalars::gate.
+  const Real rank_tol =
+      rule.trusted ? Real(0)
+                   : std::max(rule.atol, std::sqrt(std::numeric_limits<Real>::epsilon()));
   const bool damped = damp != 0;
+  auto norms = [&](Index col) {
+    const double normH = double(Space::norm(H, col));
+    return std::pair<double, double>(
+        normH, scale.weighted_norm ? scale.weighted_norm(H, col) : normH);
+  };
 
   stats.resize(static_cast<std::size_t>(k));
   std::vector<CraigScalars<Real>> state(static_cast<std::size_t>(k));
@@ -237,6 +311,7 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
         beta = Space::bidiag_step(U, p, c.alpha, Atv, p);
       }
       c.after_beta(beta, itn, rule);
+      c.gate(itn, rule, damped, scale.dmax, [&] { return norms(c.id); });
     }
     compact();
     if (active == 0) break;
@@ -252,18 +327,66 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
   }
 }
 
-/// Runs CRAIG with Eigen blocks on any operator; checks shapes and options.
+/// Runs CRAIG with Eigen blocks on any operator; checks shapes and options. Unless
+/// scipy_compatible, it runs on A D (the column weights of krylov/scaling.hpp, which also drop
+/// the columns of A without stored entries: H_j = 0 there) with G rescaled per column, and for
+/// float data in double. `weights_out` (if not null) receives D.
 template <class Operator, class Scalar>
-LsmrResult<Scalar> craig_on_operator(const Operator& op, const DenseMatrix<Scalar>& G,
-                                     const LsmrOptions<Scalar>& opt, const char* where) {
+LsmrResult<Scalar> craig_on_operator(
+    const Operator& op, const DenseMatrix<Scalar>& G, const LsmrOptions<Scalar>& opt,
+    const char* where,
+    ColumnWeights<typename Eigen::NumTraits<Scalar>::Real>* weights_out = nullptr) {
+  using Real = typename Eigen::NumTraits<Scalar>::Real;
   opt.check(where);
   require_finite(where, "G", G);
   if (G.rows() != op.cols())
     throw_invalid(where, "G", concat(op.cols(), " rows (the columns of A)"),
                   concat(G.rows(), " rows"));
+  if constexpr (widenable_v<Scalar, Operator>) {
+    if (opt.mixed_precision && !opt.scipy_compatible) {
+      using Wide = working_scalar_t<Scalar>;
+      using WideReal = typename Eigen::NumTraits<Wide>::Real;
+      const auto Aw = widened_matrix(op);
+      const auto wide_op = make_operator(Aw);
+      ColumnWeights<WideReal> w;
+      auto result = narrowed<Scalar>(craig_on_operator(
+          wide_op, DenseMatrix<Wide>(G.template cast<Wide>()), widened_options<Wide>(opt), where,
+          &w));
+      if (weights_out) {
+        weights_out->d = w.d.template cast<Real>();
+        weights_out->empty = w.empty, weights_out->zero_stored = w.zero_stored;
+        weights_out->max = Real(w.max), weights_out->scaled = w.scaled;
+      }
+      return result;
+    }
+  }
+  const ColumnWeights<Real> w = krylov_weights<Real>(where, op, opt, opt.column_scaling);
+  if (weights_out) *weights_out = w;
+  const auto c = opt.scipy_compatible ? Eigen::Matrix<Real, Eigen::Dynamic, 1>::Ones(G.cols()).eval()
+                                      : column_rescaling<Real>(G);
   LsmrResult<Scalar> result;
-  craig_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(op), G, G.cols(), opt, result.X,
-                                        result);
+  if (!w.scaled && (c.array() == 1).all()) {
+    craig_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(op), G, G.cols(), opt, result.X,
+                                          result);
+    return result;
+  }
+  // (D Aᴴ A D + s²λ²I) H̃ = c_j D g_j, H_j = D H̃_j / c_j (λ becomes s λ for D = s I).
+  LsmrOptions<Scalar> scaled = opt;
+  if (opt.damp > 0) scaled.damp = opt.damp * w.max;
+  const DenseMatrix<Scalar> R =
+      w.d.template cast<Scalar>().asDiagonal() * G * c.template cast<Scalar>().asDiagonal();
+  const ScaledOperator<Operator, Scalar> scaled_op(op, w.d);
+  ErrorScale<EigenBlockSpace<Scalar>> es;
+  es.dmax = double(w.max);
+  es.weighted_norm = [&w](const DenseMatrix<Scalar>& Y, Eigen::Index j) {
+    return double(w.weighted_norm(Y.col(j)));
+  };
+  craig_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(scaled_op), R, G.cols(), scaled,
+                                        result.X, result, es);
+  for (Eigen::Index j = 0; j < G.cols(); ++j) {
+    result.X.col(j) = w.d.template cast<Scalar>().cwiseProduct(result.X.col(j)) / Scalar(c[j]);
+    result.normx[static_cast<std::size_t>(j)] = double(result.X.col(j).norm());
+  }
   return result;
 }
 

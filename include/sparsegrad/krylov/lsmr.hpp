@@ -36,6 +36,7 @@
 #include "../preconditioner.hpp"
 #include "bidiagonal.hpp"
 #include "block.hpp"
+#include "scaling.hpp"
 
 namespace sparsegrad {
 
@@ -50,7 +51,9 @@ struct LsmrProgress {
   std::vector<RealScalar> normr, normar, norma, conda, normx;
 };
 
-/// Options of LSMR, with scipy.sparse.linalg.lsmr's names, defaults and meanings.
+/// Options of LSMR, with scipy.sparse.linalg.lsmr's names and meanings. The defaults are
+/// sparsegrad's trusted ones (see "What a normal return guarantees" in docs/accuracy.md);
+/// `LsmrOptions::scipy()` gives scipy's defaults and its exact finite-precision trajectory.
 template <class Scalar>
 struct LsmrOptions {
   using RealScalar = typename Eigen::NumTraits<Scalar>::Real;
@@ -61,14 +64,16 @@ struct LsmrOptions {
   RealScalar btol = RealScalar(1e-6);
   /// Stop with istop 3 when the estimate of cond(A) exceeds conlim; must be ≥ 1 (may be +inf).
   RealScalar conlim = RealScalar(1e8);
-  /// Iteration limit per right-hand side; unset means min(m, n), scipy's default.
+  /// Iteration limit per right-hand side. Unset: max(m + n, 10 min(m, n)), enough for real
+  /// problems of condition up to ~1e5 (scipy's min(m, n) stops them early); with
+  /// scipy_compatible, min(m, n) as in scipy.
   std::optional<Eigen::Index> maxiter;
   /// λ in min ‖Ax − b‖² + λ²‖x‖²; must be ≥ 0.
   RealScalar damp = RealScalar(0);
   /// Initial guess, n x k (k = number of right-hand sides); empty means start from zero.
   /// Ignored by the backward pass.
   Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> x0;
-  /// What the `Lsmr` functor does when a column fails (istop 3, 6, 7): throw
+  /// What the `Lsmr` functor does when a column fails (istop 3, 6, 7, 8, 10): throw
   /// `convergence_error` (true) or return X and leave the diagnostics in `last()` (false).
   /// The free function `lsmr()` never throws for numerical outcomes.
   bool throw_on_failure = true;
@@ -77,17 +82,67 @@ struct LsmrOptions {
   /// iterating with istop 8, a failure (convergence_error from `Lsmr` when throw_on_failure).
   /// Exceptions it throws propagate unchanged. Empty (the default): not called.
   std::function<bool(const LsmrProgress<RealScalar>&)> callback;
-  /// Right preconditioning by column scaling, M = diag(1/‖A e_j‖) (zero columns: 1): LSMR solves
-  /// min ‖A M y − b‖, x = M y. Same x for a tall A of full column rank, usually fewer iterations
-  /// when the columns of A differ in scale. Refused (std::invalid_argument) for a wide A and with
-  /// damp > 0, where it would change the solution (see preconditioner.hpp). Default false.
-  bool column_scaling = false;
-  /// A user right preconditioner M (n x n), with the same rules as column_scaling (at most one of
-  /// the two). With x0, LSMR solves for the correction: min ‖A M y − (b − A x0)‖, x = x0 + M y,
-  /// so btol applies to ‖b − A x0‖. Ignored by solve_adjoint and solve_normal. Default none.
-  /// With either, the diagnostics normar, norma and conda (and the callback's values) are those
-  /// of the preconditioned problem (A M, y); normr is ‖b − A x‖ and LsmrStats::normx is ‖x‖.
+  /// Column scaling: LSMR (and the backward's CRAIG) run on A D, D = diag(2^p_j) with 2^p_j
+  /// the power of two nearest 1/‖A e_j‖, and x = D y (krylov/scaling.hpp): the same x for a
+  /// tall A of full column rank, and a solve that no longer depends on the units of A's columns.
+  /// Unset (the default): on for an undamped A with rows ≥ cols given as a matrix, off otherwise.
+  /// true is refused (std::invalid_argument) for a wide A and with damp > 0, where it would
+  /// change the solution, and for a matrix-free operator.
+  std::optional<bool> column_scaling;
+  /// A user right preconditioner M (n x n), with the same rules as column_scaling = true (at most
+  /// one of the two). With x0, LSMR solves for the correction: min ‖A M y − (b − A x0)‖, x = x0 +
+  /// M y, so btol applies to ‖b − A x0‖. Ignored by solve_adjoint and solve_normal. Default none.
+  /// With it, the diagnostics normar, norma and conda (and the callback's values) are those of
+  /// the preconditioned problem (A M, y); normr is ‖b − A x‖ and normx is ‖x‖.
   std::shared_ptr<const Preconditioner<Scalar>> preconditioner;
+  /// Trust gate of the forward solve: a column that passes scipy's tests stops only when its
+  /// estimated relative error ‖x − x*‖/‖x‖ (Diagnostics::error) is at most this; when the
+  /// rounding floor of the problem (≈ eps κ² for least squares) is above it, it stops with istop
+  /// 10 (inaccurate, a failure). Unset: eps^(1/3) of the working precision (6e-6 in double and
+  /// for float with mixed_precision; 5e-3 in float without).
+  std::optional<RealScalar> error_tolerance;
+  /// The same for the backward: lstsq_backward throws convergence_error (istop 10) when the
+  /// estimated relative error of dL/dA or dL/dB exceeds it. Unset: eps^(1/4) of the working
+  /// precision (1.2e-4 in double).
+  std::optional<RealScalar> gradient_tolerance;
+  /// float data: run the Krylov solves in double (A and B converted exactly, X rounded back), so
+  /// that float problems of condition up to ~1e4 solve to float accuracy. Needs A as a matrix
+  /// and no preconditioner (else the solve runs in float).
+  bool mixed_precision = true;
+  /// Rank-deficient A, undamped: refuse (std::domain_error, the default) or return the
+  /// gradient of the minimum-norm solution X = A⁺B that holds along perturbations that keep
+  /// the rank (Golub & Pereyra 1973), computed with two LSMR solves (adjoint.hpp). With
+  /// pseudo_inverse the column scaling is off (x = D y would change the minimum-norm solution)
+  /// and the backward reports no error estimates.
+  RankDeficient rank_deficient = RankDeficient::refuse;
+  /// scipy's behaviour exactly: no column scaling by default, maxiter = min(m, n), no trust gate
+  /// (stop on scipy's tests alone), no mixed precision, the backward's rank test on LSQR's
+  /// estimates. For parity tests with scipy.sparse.linalg.lsmr; not trusted.
+  bool scipy_compatible = false;
+
+  /// scipy.sparse.linalg.lsmr's defaults and semantics (scipy_compatible = true).
+  static LsmrOptions scipy() {
+    LsmrOptions o;
+    o.scipy_compatible = true;
+    o.mixed_precision = false;
+    return o;
+  }
+
+  /// The iteration limit for an m x n problem (see maxiter).
+  Eigen::Index maxiter_for(Eigen::Index m, Eigen::Index n) const {
+    if (maxiter) return *maxiter;
+    if (scipy_compatible) return std::min(m, n);
+    return std::max(m + n, 10 * std::min(m, n));
+  }
+
+  /// The forward's error tolerance in an arithmetic of unit roundoff eps.
+  double error_tolerance_for(double eps) const {
+    return error_tolerance ? double(*error_tolerance) : std::cbrt(eps);
+  }
+  /// The backward's error tolerance in an arithmetic of unit roundoff eps.
+  double gradient_tolerance_for(double eps) const {
+    return gradient_tolerance ? double(*gradient_tolerance) : std::sqrt(std::sqrt(eps));
+  }
 
   /// Throws std::invalid_argument naming the option that is out of range.
   void check(const char* where = "LsmrOptions") const {
@@ -102,10 +157,20 @@ struct LsmrOptions {
     if (!(conlim >= 1))
       detail::throw_invalid(where, "options.conlim", "a value >= 1", concat(conlim));
     if (maxiter && *maxiter < 0)
-      detail::throw_invalid(where, "options.maxiter", "a value >= 0 (or unset for min(m, n))",
-                            concat(*maxiter));
+      detail::throw_invalid(where, "options.maxiter",
+                            "a value >= 0 (or unset for the default limit)", concat(*maxiter));
+    for (const auto& [name, tol] : {std::pair{"options.error_tolerance", error_tolerance},
+                                    std::pair{"options.gradient_tolerance", gradient_tolerance}})
+      if (tol && !(*tol > 0 && *tol < 1))
+        detail::throw_invalid(where, name, "a value in (0, 1) (or unset for the default)",
+                              concat(*tol));
     detail::require_finite(where, "options.x0", x0);
-    if (column_scaling && preconditioner)
+    if (column_scaling.value_or(false) && rank_deficient == RankDeficient::pseudo_inverse)
+      detail::throw_invalid(where, "options.column_scaling",
+                            "unset or false with options.rank_deficient = pseudo_inverse (x = D y "
+                            "would not be the minimum-norm solution)",
+                            "true");
+    if (column_scaling.value_or(false) && preconditioner)
       detail::throw_invalid(where, "options.preconditioner",
                             "no preconditioner when options.column_scaling is set (one of the two)",
                             "both");
@@ -240,6 +305,53 @@ struct LsmrScalars : ColumnState<Real> {
     if (test1 <= rtol) stop = Stop::compatible;
     return int(stop);
   }
+
+  /// The estimated relative error of x and its rounding floor, for x = D y / c (D the column
+  /// weights, max dmax; c the rescaling of b) from the state of y: with Ã = [A D; λI] and
+  /// y* − y_k = Ã⁺ r̃_k (full column rank), ‖y* − y_k‖ ≤ min(‖r̃_k‖/σ_min, ‖Ãᴴr̃_k‖/σ_min²),
+  /// σ_min estimated by the bidiagonal's (krylov/bidiagonal.hpp). ‖x − x*‖ ≤ dmax‖y − y*‖/c and
+  /// ‖x‖ = ‖D y‖/c. The floor is the least-squares perturbation bound for backward errors of
+  /// order eps (Wedin; Higham, "Accuracy and Stability of Numerical Algorithms", §20.1):
+  /// eps (κ + κ² ‖r‖/(σ_max ‖y‖)): the accuracy no stopping test can improve on.
+  std::pair<double, double> errors(double eps, double dmax, double normDy) const {
+    const double inf = std::numeric_limits<double>::infinity();
+    const double normy = double(this->normx), smin = this->sigma_min, smax = this->sigma_max;
+    if (!(normy > 0) || !(normDy > 0)) return {this->normar == 0 ? 0.0 : inf, 0.0};
+    if (!(smin > 0)) return {inf, inf};
+    const double kappa = smax / smin;
+    const double absolute =
+        std::min(double(this->normr) / smin, double(this->normar) / smin / smin);
+    const double factor = dmax * normy / normDy;
+    const double floor = eps * (kappa + kappa * kappa * double(this->normr) / (smax * normy));
+    return {std::max(absolute / normy, floor) * factor, floor * factor};
+  }
+
+  /// The trust gate after scipy's tests `code` (see StoppingRule): a success (istop 1, 2, 4, 5)
+  /// stands only when the error estimate is at most rule.tolerance; when the floor is above it,
+  /// the column stops with istop 10 (inaccurate); otherwise it goes on (0), or stops with istop
+  /// 7 at maxiter. normDy() gives ‖D y‖ of this column.
+  template <class NormDy>
+  int gate(int code, int itn, const StoppingRule<Real>& rule, double dmax, NormDy&& normDy) {
+    if (!rule.trusted) return code;
+    const bool success = code == 1 || code == 2 || code == 4 || code == 5;
+    const bool last = itn >= rule.maxiter;
+    if (!success && code != int(Stop::iteration_limit)) return code;
+    if (!last && !this->estimate_due(itn)) return 0;
+    this->estimate_sigma(rho_diag, theta_super, itn);
+    const auto [estimate, floor] = errors(rule.eps, dmax, double(normDy()));
+    this->error = estimate;
+    if (success && estimate <= rule.tolerance) return code;
+    if (floor > rule.tolerance) return int(Stop::inaccurate);
+    return last ? int(Stop::iteration_limit) : 0;
+  }
+};
+
+/// How the kernel measures x for its error estimates: x = D y (see LsmrScalars::errors).
+template <class Space>
+struct ErrorScale {
+  double dmax = 1;
+  /// ‖D y_j‖ for column j of the kernel's X; null: ‖y_j‖ (D = I).
+  std::function<double(const typename Space::Block&, Eigen::Index)> weighted_norm;
 };
 
 /// The iteration's progress for options.callback; false from the callback stops every column.
@@ -272,12 +384,17 @@ bool report_progress(const Options& opt, int itn, std::vector<LsmrScalars<Real>>
 template <class Space, class Operator, class Options>
 void lsmr_kernel(const Operator& op, const typename Space::Block& B,
                  const typename Space::Block* X0, Eigen::Index k, const Options& opt,
-                 typename Space::Block& X, Diagnostics& stats) {
+                 typename Space::Block& X, Diagnostics& stats,
+                 const ErrorScale<Space>& scale = {}) {
   using Real = typename Space::Real;
   using Block = typename Space::Block;
   using Index = Eigen::Index;
   const Index m = op.rows(), n = op.cols();
-  const auto rule = StoppingRule<Real>::from(opt, m, n);
+  const auto rule = StoppingRule<Real>::from(
+      opt, m, n, opt.error_tolerance_for(std::numeric_limits<Real>::epsilon()));
+  auto normDy = [&](Index col) {
+    return scale.weighted_norm ? scale.weighted_norm(X, col) : double(Space::norm(X, col));
+  };
   const Real damp = opt.damp;
 
   stats.resize(static_cast<std::size_t>(k));
@@ -313,9 +430,11 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
     c.start(normb[jj], beta1[jj], alpha1, rule.record_capacity());
     if (c.normar == 0) {
       c.done = true;  // x0 (or 0) already solves the problem
+      c.error = 0;
     } else if (c.normb == 0) {
       Space::set_zero(X, j);
       c.done = true;
+      c.error = 0;
     }
   }
 
@@ -342,7 +461,7 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
       const Real alpha = c.beta > 0 ? Space::bidiag_step(V, p, c.beta, Atu, p) : c.alpha;
       const auto u = c.step(alpha, c.beta, damp, itn);
       c.normx = Space::lsmr_update(Hbar, H, X, V, p, c.id, u.hbar, u.x, u.h);
-      c.istop = c.test(itn, rule);
+      c.istop = c.gate(c.test(itn, rule), itn, rule, scale.dmax, [&] { return normDy(c.id); });
       c.done = c.istop > 0;
     }
     if (!report_progress(opt, itn, state, active))
@@ -354,45 +473,135 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
       for (Index p = 0; p < active; ++p) state[static_cast<std::size_t>(p)].done = true;
     compact();
   }
-  // maxiter = 0: the remaining columns stop where they started, with istop 0.
-  for (Index p = 0; p < active; ++p) state[static_cast<std::size_t>(p)].done = true;
+  // maxiter = 0: the remaining columns stop where they started: istop 7 (x = 0 is not a
+  // solution), or istop 0 as scipy reports it with scipy_compatible.
+  for (Index p = 0; p < active; ++p) {
+    auto& c = state[static_cast<std::size_t>(p)];
+    c.done = true;
+    if (rule.trusted) c.istop = int(Stop::iteration_limit);
+  }
   compact();
 }
 
-template <class Operator, class = void>
-struct has_matrix : std::false_type {};
-template <class Operator>
-struct has_matrix<Operator, std::void_t<decltype(std::declval<const Operator&>().matrix())>>
-    : std::true_type {};
-
-/// M = diag(1/‖A e_j‖) (1 for a zero column) of the sparse matrix behind an operator.
-template <class Scalar, class Operator>
-std::shared_ptr<const Preconditioner<Scalar>> column_scaling_of(const char* where,
-                                                                const Operator& op) {
-  using Real = typename Eigen::NumTraits<Scalar>::Real;
-  if constexpr (has_matrix<Operator>::value) {
-    Eigen::Matrix<Real, Eigen::Dynamic, 1> norm2 =
-        Eigen::Matrix<Real, Eigen::Dynamic, 1>::Zero(op.cols());
-    for_each_entry(op.matrix(), [&](Eigen::Index, Eigen::Index, Eigen::Index j, const Scalar& v) {
-      norm2[j] += Eigen::numext::abs2(v);
-    });
-    Eigen::Matrix<Scalar, Eigen::Dynamic, 1> d(op.cols());
-    for (Eigen::Index j = 0; j < d.size(); ++j)
-      d[j] = norm2[j] > 0 ? Scalar(Real(1) / std::sqrt(norm2[j])) : Scalar(1);
-    return std::make_shared<DiagonalPreconditioner<Scalar>>(std::move(d));
-  } else {
-    throw_invalid(where, "options.column_scaling",
-                  "false for a user operator (pass options.preconditioner instead)", "true");
+/// The weights a Krylov solve runs with on an operator (krylov/scaling.hpp): D = s·diag(d),
+/// with d the column scaling (and masks of empty columns) of a tall undamped A and s a uniform
+/// power of two otherwise. `requested` is options.column_scaling.
+template <class Real, class Operator, class Options>
+ColumnWeights<Real> krylov_weights(const char* where, const Operator& op, const Options& opt,
+                                   std::optional<bool> requested) {
+  const bool tall = op.rows() >= op.cols(), undamped = opt.damp == 0;
+  if (requested.value_or(false)) {
+    if (opt.damp > 0)
+      throw_invalid(where, "options.column_scaling",
+                    "unset or false with options.damp > 0 (the scaled problem would penalize "
+                    "the norm of y = D^-1 x instead of x)",
+                    concat("true with damp ", opt.damp));
+    if (!tall)
+      throw_invalid(where, "options.column_scaling",
+                    concat("unset or false for a wide A (rows < cols): x = D y would not be the "
+                           "minimum-norm solution, got A of ",
+                           shape_string(op.rows(), op.cols())),
+                    "true");
   }
+  ColumnWeights<Real> w;
+  w.d.setOnes(op.cols());
+  if (opt.scipy_compatible && !requested.value_or(false)) return w;
+  if constexpr (has_matrix<Operator>::value) {
+    const bool minimum_norm = opt.rank_deficient == RankDeficient::pseudo_inverse;
+    const bool scale = requested.value_or(tall && undamped && !minimum_norm);
+    if (scale || (tall && undamped)) {
+      w = column_weights<Real>(op.matrix(), scale, tall && undamped);
+    } else if (!opt.scipy_compatible) {
+      const Real s = uniform_scale<Real>(op.matrix());
+      if (s != 1) w.d.setConstant(s), w.max = s, w.scaled = true;
+    }
+  } else if (requested.value_or(false)) {
+    throw_invalid(where, "options.column_scaling",
+                  "unset or false for a user operator (pass options.preconditioner instead)",
+                  "true");
+  }
+  return w;
 }
 
-/// Runs LSMR with Eigen blocks on any operator; checks shapes and options. With
-/// `use_preconditioner`, options.column_scaling / options.preconditioner M make it run on A M
-/// and return x = M y (x = x0 + M y with a warm start; see LsmrOptions).
+/// The same options for another scalar type (the callback sees converted progress; a
+/// preconditioner cannot be converted and is refused).
+template <class To, class From>
+LsmrOptions<To> converted_options(const LsmrOptions<From>& o, const char* where) {
+  using ToReal = typename LsmrOptions<To>::RealScalar;
+  using FromReal = typename LsmrOptions<From>::RealScalar;
+  if (o.preconditioner)
+    throw_invalid(where, "options.preconditioner",
+                  "none when the data's scalar type differs from the options' (a preconditioner "
+                  "applies to its own scalar type)",
+                  "one");
+  LsmrOptions<To> w;
+  w.atol = ToReal(o.atol), w.btol = ToReal(o.btol), w.conlim = ToReal(o.conlim);
+  w.maxiter = o.maxiter, w.damp = ToReal(o.damp), w.x0 = o.x0.template cast<To>();
+  w.throw_on_failure = o.throw_on_failure, w.column_scaling = o.column_scaling;
+  if (o.error_tolerance) w.error_tolerance = ToReal(*o.error_tolerance);
+  if (o.gradient_tolerance) w.gradient_tolerance = ToReal(*o.gradient_tolerance);
+  w.mixed_precision = o.mixed_precision, w.scipy_compatible = o.scipy_compatible;
+  w.rank_deficient = o.rank_deficient;
+  if (o.callback)
+    w.callback = [cb = o.callback](const LsmrProgress<ToReal>& p) {
+      LsmrProgress<FromReal> q;
+      q.itn = p.itn, q.column = p.column, q.istop = p.istop;
+      auto convert = [](const std::vector<ToReal>& v) {
+        return std::vector<FromReal>(v.begin(), v.end());
+      };
+      q.normr = convert(p.normr), q.normar = convert(p.normar), q.norma = convert(p.norma);
+      q.conda = convert(p.conda), q.normx = convert(p.normx);
+      return cb(q);
+    };
+  return w;
+}
+
+/// The options of a float solve for the double solve that runs it (mixed precision).
+template <class Wide, class Scalar>
+LsmrOptions<Wide> widened_options(const LsmrOptions<Scalar>& o) {
+  LsmrOptions<Wide> w = converted_options<Wide>(o, "lsmr");
+  w.mixed_precision = false;
+  return w;
+}
+
+/// True when Scalar data on this operator can run in double (mixed precision).
+template <class Scalar, class Operator>
+constexpr bool widenable_v =
+    !std::is_same<working_scalar_t<Scalar>, Scalar>::value && has_matrix<Operator>::value;
+
+/// The matrix behind an operator, converted exactly to the working scalar.
+template <class Operator>
+auto widened_matrix(const Operator& op) {
+  using Scalar = typename std::decay_t<decltype(op.matrix())>::Scalar;
+  using StorageIndex = typename std::decay_t<decltype(op.matrix())>::StorageIndex;
+  return Eigen::SparseMatrix<working_scalar_t<Scalar>, Eigen::RowMajor, StorageIndex>(
+      op.matrix().template cast<working_scalar_t<Scalar>>());
+}
+
+/// A double result back in float: X rounded, diagnostics kept (the error grows by the rounding).
+template <class Scalar, class Wide>
+LsmrResult<Scalar> narrowed(LsmrResult<Wide>&& wide) {
+  LsmrResult<Scalar> out;
+  static_cast<Diagnostics&>(out) = std::move(static_cast<Diagnostics&>(wide));
+  out.X = wide.X.template cast<Scalar>();
+  const double rounding = double(Eigen::NumTraits<Scalar>::epsilon());
+  for (auto* v : {&out.error, &out.error_image})
+    for (double& e : *v)
+      if (!std::isnan(e)) e += rounding;
+  return out;
+}
+
+/// Runs LSMR with Eigen blocks on any operator; checks shapes and options. Unless
+/// scipy_compatible, the solve runs on A D with B rescaled per column (krylov/scaling.hpp) and,
+/// for float data, in double (mixed_precision). With `use_preconditioner`,
+/// options.preconditioner M makes it run on A M and return x = M y (x = x0 + M y with a warm
+/// start; see LsmrOptions). Column scaling is not used on the transposed solve
+/// (use_preconditioner false).
 template <class Operator, class Scalar>
 LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar>& B,
                                     const LsmrOptions<Scalar>& opt, bool use_x0, const char* where,
                                     bool use_preconditioner = true) {
+  using Real = typename Eigen::NumTraits<Scalar>::Real;
   opt.check(where);
   require_finite(where, "B", B);
   if (B.rows() != op.rows())
@@ -400,44 +609,84 @@ LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar
                   concat(B.rows(), " rows"));
   const bool has_x0 = use_x0 && opt.x0.size() > 0;
   if (has_x0) require_shape(where, "options.x0", opt.x0, op.cols(), B.cols());
-  if (use_preconditioner && (opt.column_scaling || opt.preconditioner)) {
-    const char* name = opt.column_scaling ? "options.column_scaling" : "options.preconditioner";
-    if (opt.damp > 0)
-      throw_invalid(where, name,
-                    "none with options.damp > 0 (the preconditioned problem would penalize "
-                    "the norm of y = M^-1 x instead of x)",
-                    concat("one with damp ", opt.damp));
-    if (op.rows() < op.cols())
-      throw_invalid(where, name,
-                    concat("none for a wide A (rows < cols): x = M y would not be the "
-                           "minimum-norm solution, got A of ",
-                           shape_string(op.rows(), op.cols())),
-                    "one");
-    const auto M = opt.column_scaling ? column_scaling_of<Scalar>(where, op) : opt.preconditioner;
-    if (M->size() != op.cols())
-      throw_invalid(where, "options.preconditioner",
-                    concat("size ", op.cols(), " (the columns of A)"), concat("size ", M->size()));
+  if constexpr (widenable_v<Scalar, Operator>) {
+    if (opt.mixed_precision && !opt.scipy_compatible && !opt.preconditioner) {
+      using Wide = working_scalar_t<Scalar>;
+      const auto Aw = widened_matrix(op);
+      const auto wide_op = make_operator(Aw);
+      return narrowed<Scalar>(lsmr_on_operator(wide_op, DenseMatrix<Wide>(B.template cast<Wide>()),
+                                               widened_options<Wide>(opt), use_x0, where,
+                                               use_preconditioner));
+    }
+  }
+  // The right-hand sides after the warm start: a warm start with weights or a preconditioner
+  // solves for the correction (B − A x0).
+  auto correction = [&]() {
     DenseMatrix<Scalar> R = B;
     if (has_x0) {
       DenseMatrix<Scalar> AX0(op.rows(), B.cols());
       op.apply(opt.x0, AX0);
       R -= AX0;
     }
-    const PreconditionedOperator<Operator, Scalar> preconditioned(op, *M);
-    LsmrResult<Scalar> result;
-    lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(preconditioned), R, nullptr, B.cols(),
-                                         opt, result.X, result);
+    return R;
+  };
+  LsmrResult<Scalar> result;
+  if (use_preconditioner && opt.preconditioner) {
+    if (opt.damp > 0)
+      throw_invalid(where, "options.preconditioner",
+                    "none with options.damp > 0 (the preconditioned problem would penalize "
+                    "the norm of y = M^-1 x instead of x)",
+                    concat("one with damp ", opt.damp));
+    if (op.rows() < op.cols())
+      throw_invalid(where, "options.preconditioner",
+                    concat("none for a wide A (rows < cols): x = M y would not be the "
+                           "minimum-norm solution, got A of ",
+                           shape_string(op.rows(), op.cols())),
+                    "one");
+    const auto& M = *opt.preconditioner;
+    if (M.size() != op.cols())
+      throw_invalid(where, "options.preconditioner",
+                    concat("size ", op.cols(), " (the columns of A)"), concat("size ", M.size()));
+    const PreconditionedOperator<Operator, Scalar> preconditioned(op, M);
+    lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(preconditioned), correction(),
+                                         nullptr, B.cols(), opt, result.X, result);
     DenseMatrix<Scalar> X;
-    M->apply(result.X, X);
+    M.apply(result.X, X);
     if (has_x0) X += opt.x0;
     result.X = std::move(X);
     for (Eigen::Index j = 0; j < B.cols(); ++j)
       result.normx[static_cast<std::size_t>(j)] = result.X.col(j).norm();
     return result;
   }
-  LsmrResult<Scalar> result;
-  lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(op), B, has_x0 ? &opt.x0 : nullptr,
-                                       B.cols(), opt, result.X, result);
+  const ColumnWeights<Real> w = krylov_weights<Real>(
+      where, op, opt, use_preconditioner ? opt.column_scaling : std::optional<bool>(false));
+  const auto c = opt.scipy_compatible ? Eigen::Matrix<Real, Eigen::Dynamic, 1>::Ones(B.cols()).eval()
+                                      : column_rescaling<Real>(B);
+  if (!w.scaled && (c.array() == 1).all()) {
+    lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(op), B, has_x0 ? &opt.x0 : nullptr,
+                                         B.cols(), opt, result.X, result);
+    return result;
+  }
+  // Scaled: A D y = c_j (b_j − A x0_j), x_j = x0_j + D y_j / c_j; λ becomes s λ for D = s I.
+  LsmrOptions<Scalar> scaled = opt;
+  if (opt.damp > 0) scaled.damp = opt.damp * w.max;  // damped: D = s I (no column scaling)
+  const DenseMatrix<Scalar> R = correction() * c.template cast<Scalar>().asDiagonal();
+  const ScaledOperator<Operator, Scalar> scaled_op(op, w.d);
+  ErrorScale<EigenBlockSpace<Scalar>> es;
+  es.dmax = double(w.max);
+  es.weighted_norm = [&w](const DenseMatrix<Scalar>& Y, Eigen::Index j) {
+    return double(w.weighted_norm(Y.col(j)));
+  };
+  lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(scaled_op), R, nullptr, B.cols(), scaled,
+                                       result.X, result, es);
+  for (Eigen::Index j = 0; j < B.cols(); ++j) {
+    const auto jj = static_cast<std::size_t>(j);
+    result.X.col(j) = w.d.template cast<Scalar>().cwiseProduct(result.X.col(j)) / Scalar(c[j]);
+    if (has_x0) result.X.col(j) += opt.x0.col(j);
+    result.normr[jj] /= double(c[j]);
+    result.normar[jj] /= double(c[j]);
+    result.normx[jj] = double(result.X.col(j).norm());
+  }
   return result;
 }
 

@@ -17,12 +17,22 @@
 ///   solver.solve_adjoint(A, G) -> Y = (Aᴴ)⁺G (m x k): the transposed solve of the seed's
 ///                                two-solve backward, instead of the default LSMR on Aᴴ.
 ///   solver.options.damp          λ of a damped problem (0 when absent).
+///   solver.options.rank_deficient  RankDeficient::pseudo_inverse: the backward returns the
+///                                pseudo-inverse gradient for a rank-deficient A (needs
+///                                solve_adjoint) instead of refusing it.
 ///   solver.options.atol, .btol   the relative accuracy the solver claims; the backward's
 ///                                consistency (rank) test of a solver without diagnostics uses it
 ///                                (the seed's LSMR defaults 1e-6 when absent).
+///   solver.last()                `const Diagnostics&` of its last forward solve: returned by
+///                                lstsq_with_diagnostics.
 ///   solver.last_backward()       `const Diagnostics&` of its last solve_normal / solve_adjoint:
 ///                                when present, the backward takes the rank decision and the
 ///                                error estimates of the gradients from it.
+///   solver.solution_error(S)     per column, a bound on ‖X − X*‖ from S = Aᴴ(B − AX), which
+///                                the backward adds to its error estimates.
+/// Traits with no member to detect (specialise solver_traits to set them): checks_rank (the
+/// solver's solve_normal refuses a rank-deficient A itself, so the backward's residual test is
+/// skipped) and gradient_tolerance (the backward's error gate; NaN: none).
 /// A type whose members are named otherwise specialises `solver_traits` (derive from
 /// `default_solver_traits` and override what differs).
 ///
@@ -32,15 +42,24 @@
 /// `solver_error` too.
 
 #include <Eigen/Core>
+#include <limits>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../detail/checks.hpp"
 #include "../diagnostics.hpp"
 #include "../errors.hpp"
 
 namespace sparsegrad {
+/// What `solver.solution_error(S)` returns: per column j of X, bounds on ‖X_j − X*_j‖ and on
+/// ‖A (X_j − X*_j)‖ (the error of the residual that the gradient uses).
+struct SolutionError {
+  std::vector<double> X, AX;
+};
+
 namespace detail {
 
 template <class S, class A, class M, class = void>
@@ -70,6 +89,35 @@ struct detect_options_tolerances : std::false_type {};
 template <class S>
 struct detect_options_tolerances<S, std::void_t<decltype(std::declval<const S&>().options.atol),
                                                 decltype(std::declval<const S&>().options.btol)>>
+    : std::true_type {};
+
+template <class S, class = void>
+struct detect_throw_on_failure : std::false_type {};
+template <class S>
+struct detect_throw_on_failure<
+    S, std::void_t<decltype(bool(std::declval<const S&>().options.throw_on_failure))>>
+    : std::true_type {};
+
+template <class S, class = void>
+struct detect_rank_policy : std::false_type {};
+template <class S>
+struct detect_rank_policy<
+    S, std::enable_if_t<std::is_same<std::decay_t<decltype(std::declval<const S&>()
+                                                                .options.rank_deficient)>,
+                                     RankDeficient>::value>> : std::true_type {};
+
+template <class S, class M, class = void>
+struct detect_solution_error : std::false_type {};
+template <class S, class M>
+struct detect_solution_error<
+    S, M, std::void_t<decltype(std::declval<const S&>().solution_error(std::declval<const M&>()))>>
+    : std::true_type {};
+
+template <class S, class = void>
+struct detect_last : std::false_type {};
+template <class S>
+struct detect_last<S, std::enable_if_t<std::is_convertible<
+                          decltype(std::declval<const S&>().last()), const Diagnostics&>::value>>
     : std::true_type {};
 
 template <class S, class = void>
@@ -115,6 +163,50 @@ struct default_solver_traits {
     } else {
       (void)solver;
       return {1e-6, 1e-6};
+    }
+  }
+
+  /// True when the solver decides the rank itself (its solve_normal throws std::domain_error
+  /// for a rank-deficient A), so that the backward skips its residual-based consistency test.
+  static bool checks_rank(const Solver&) { return false; }
+
+  /// The backward's error gate: lstsq_backward throws convergence_error when the estimated
+  /// error of a gradient exceeds it. NaN (the default): no gate.
+  static double gradient_tolerance(const Solver&) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+
+  /// options.rank_deficient, or RankDeficient::refuse.
+  static RankDeficient rank_policy(const Solver& solver) {
+    if constexpr (detail::detect_rank_policy<Solver>::value) {
+      return solver.options.rank_deficient;
+    } else {
+      (void)solver;
+      return RankDeficient::refuse;
+    }
+  }
+
+  /// options.throw_on_failure, or true.
+  static bool throws_on_failure(const Solver& solver) {
+    if constexpr (detail::detect_throw_on_failure<Solver>::value) {
+      return bool(solver.options.throw_on_failure);
+    } else {
+      (void)solver;
+      return true;
+    }
+  }
+
+  /// solver.solution_error(S) exists: per column, a bound on ‖X − X*‖ from S = Aᴴ(B − AX).
+  template <class Matrix>
+  static constexpr bool has_solution_error = detail::detect_solution_error<Solver, Matrix>::value;
+
+  /// The diagnostics of the last forward solve (solver.last()), or null.
+  static const Diagnostics* forward_diagnostics(const Solver& solver) {
+    if constexpr (detail::detect_last<Solver>::value) {
+      return &static_cast<const Diagnostics&>(solver.last());
+    } else {
+      (void)solver;
+      return nullptr;
     }
   }
 
@@ -177,6 +269,29 @@ DenseMatrix<Scalar> checked_solve(const char* where, const char* what, Call&& ca
   return out;
 }
 
+/// What to change after a failed solve, by the stop codes in it.
+inline std::string failure_advice(const Diagnostics& d) {
+  bool limit = false, inaccurate = false, condition = false, callback = false;
+  for (std::size_t j = 0; j < d.size(); ++j) {
+    limit = limit || d.stop(j) == Stop::iteration_limit;
+    inaccurate = inaccurate || d.stop(j) == Stop::inaccurate;
+    condition = condition || d.stop(j) == Stop::condition_limit || d.stop(j) == Stop::condition_eps;
+    callback = callback || d.stop(j) == Stop::callback_stop;
+  }
+  std::string out;
+  if (inaccurate)
+    out += "(A is too ill-conditioned for the accuracy asked for: the rounding floor eps*cond^2 "
+           "of the estimated condition is above the tolerance; use a direct solver "
+           "(sparsegrad::SparseQR, or sparsegrad::SPQR with SuiteSparse), damping (options.damp > 0), or loosen "
+           "options.error_tolerance / options.gradient_tolerance) ";
+  if (limit)
+    out += "(raise options.maxiter: the estimated error is still above the tolerance; a direct "
+           "solver gives the answer when A is ill-conditioned) ";
+  if (condition) out += "(raise options.conlim, or use a direct solver) ";
+  if (callback) out += "(options.callback asked to stop) ";
+  return out + "(or set options.throw_on_failure = false and read the diagnostics)";
+}
+
 /// After an iterative solve: std::domain_error when it found A rank-deficient (the backward's
 /// CRAIG), convergence_error when a column failed and `throw_on_failure`.
 inline void require_solved(const char* where, const char* method, const Diagnostics& d,
@@ -186,13 +301,16 @@ inline void require_solved(const char* where, const char* method, const Diagnost
       throw_domain(where, "A", "full column rank (the system A^T Y = G consistent)",
                    concat("an inconsistent system for column ", j, " of G (least-squares residual ",
                           d.normr[j], " with normal residual ", d.normar[j], " after ", d.itn[j],
-                          " iterations): A is rank-deficient, or its smallest singular value is "
-                          "below atol * ||A||_F, and (A^T A)^-1 G does not exist without damping"));
+                          " iterations, singular values of the explored space ", d.sigma_min[j],
+                          " to ", d.sigma_max[j],
+                          "): A is rank-deficient, or its condition number (with columns scaled "
+                          "to unit norm) is above 1/sqrt(eps), and (A^T A)^-1 G does not exist "
+                          "without damping; set options.damp > 0"
+                          ));
   if (throw_on_failure && !d.converged())
     throw convergence_error(
         concat("sparsegrad: ", where, ": ", method, " did not converge: ", d.failure_summary(),
-               "\n  (raise options.maxiter or options.conlim, or set "
-               "options.throw_on_failure = false)"),
+               "\n  ", failure_advice(d)),
         d);
 }
 

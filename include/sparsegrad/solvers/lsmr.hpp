@@ -7,7 +7,11 @@
 /// the transposed solve, CRAIG (krylov/craig.hpp) for the one-solve backward.
 
 #include <Eigen/Core>
+#include <cmath>
+#include <limits>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../detail/checks.hpp"
 #include "../errors.hpp"
@@ -55,6 +59,26 @@ class Lsmr {
   /// Diagnostics (and X) of the last forward solve (operator()).
   const LsmrResult<Scalar>& last() const { return last_; }
 
+  /// For the backward's error estimates: per column j of X, bounds on ‖X_j − X*_j‖ and
+  /// ‖A(X_j − X*_j)‖ from S = Aᴴ(B − A X) (n x k), with the last solve_normal's column weights D
+  /// and singular-value estimates of A D: X* − X = D (D AᴴA D)⁻¹ D S, so ‖X* − X‖ ≤
+  /// max(D) ‖D S‖/σ_min² and ‖A(X* − X)‖ ≤ ‖D S‖/σ_min (‖A D (D AᴴA D)⁻¹‖ = 1/σ_min). Empty
+  /// before a solve_normal.
+  SolutionError solution_error(const Matrix& S) const {
+    SolutionError out;
+    double smin = std::numeric_limits<double>::infinity();
+    for (double v : last_backward_.sigma_min)
+      if (!std::isnan(v)) smin = std::min(smin, v);
+    if (!(smin < std::numeric_limits<double>::infinity()) || S.rows() != backward_weights_.d.size())
+      return out;
+    for (Eigen::Index j = 0; j < S.cols(); ++j) {
+      const double ds = double(backward_weights_.weighted_norm(S.col(j))) / (smin * smin);
+      out.X.push_back(double(backward_weights_.max) * ds);
+      out.AX.push_back(smin * ds);
+    }
+    return out;
+  }
+
   /// Diagnostics (and the result) of the last solve_adjoint or solve_normal: the backward's
   /// solves, kept apart from the forward's.
   const LsmrResult<Scalar>& last_backward() const { return last_backward_; }
@@ -96,6 +120,7 @@ class Lsmr {
   }
 
   LsmrResult<Scalar> last_, last_backward_;
+  detail::ColumnWeights<RealScalar> backward_weights_;
 };
 
 /// Lsmr's solve_normal also runs on a matrix-free operator (the adjoint of A for a wide
@@ -103,6 +128,17 @@ class Lsmr {
 template <class Scalar>
 struct solver_traits<Lsmr<Scalar>> : default_solver_traits<Lsmr<Scalar>> {
   static constexpr bool solves_on_operators = true;
+  /// Trusted mode decides the rank itself (CRAIG's singular-value test, craig.hpp).
+  static bool checks_rank(const Lsmr<Scalar>& s) { return !s.options.scipy_compatible; }
+  /// The backward's gate (LsmrOptions::gradient_tolerance); NaN (no gate) in scipy mode.
+  static double gradient_tolerance(const Lsmr<Scalar>& s) {
+    if (s.options.scipy_compatible) return std::numeric_limits<double>::quiet_NaN();
+    using Real = typename Eigen::NumTraits<Scalar>::Real;
+    using Working = typename Eigen::NumTraits<detail::working_scalar_t<Scalar>>::Real;
+    return s.options.gradient_tolerance_for(s.options.mixed_precision
+                                                ? double(std::numeric_limits<Working>::epsilon())
+                                                : double(std::numeric_limits<Real>::epsilon()));
+  }
 };
 
 /// H = (AᴴA + λ²I)⁻¹G (λ = options.damp) by CRAIG: see craig.hpp. Throws std::domain_error
@@ -115,10 +151,21 @@ typename Lsmr<Scalar>::Matrix Lsmr<Scalar>::solve_normal(const AType& A, const M
   if constexpr (detail::is_supported_matrix_v<AType>) {
     detail::validate_matrix(where, A);
     const auto op = make_operator(A);
-    last_backward_ = detail::craig_on_operator(op, G, options, where);
+    last_backward_ = detail::craig_on_operator(op, G, options, where, &backward_weights_);
   } else {
-    last_backward_ = detail::craig_on_operator(A, G, options, where);
+    last_backward_ = detail::craig_on_operator(A, G, options, where, &backward_weights_);
   }
+  // A column whose stored entries are all zero makes A rank-deficient, and the gradient at
+  // those entries does not exist (unlike a column with no stored entry, which has no gradient
+  // to give): refuse it as rank deficiency.
+  if (options.damp == 0 && !backward_weights_.zero_stored.empty())
+    detail::throw_domain(where, "A", "full column rank (no column whose stored entries are all zero)",
+                         detail::concat("column ", backward_weights_.zero_stored.front(),
+                                        " with stored entries that are all zero (",
+                                        backward_weights_.zero_stored.size(),
+                                        " such columns): A is rank-deficient there and the "
+                                        "gradient at those entries does not exist without "
+                                        "damping; drop the entries or set options.damp > 0"));
   detail::require_solved(where, "CRAIG", last_backward_, options.throw_on_failure);
   return last_backward_.X;
 }
