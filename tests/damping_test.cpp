@@ -6,7 +6,7 @@
 #include <sparsegrad/lstsq.hpp>
 #include <tuple>
 
-#include "beyond_support.hpp"
+#include "dense_reference.hpp"
 
 using namespace testing;
 

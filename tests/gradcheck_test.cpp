@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <sparsegrad/gradcheck.hpp>
 
-#include "beyond_support.hpp"
+#include "dense_reference.hpp"
 
 using namespace testing;
 

@@ -79,3 +79,32 @@ TEST_CASE("the shipped matrices have the sizes their source note gives", "[io][d
     CHECK(A.nonZeros() == e.nnz);
   }
 }
+
+TEST_CASE("Matrix Market: untrusted sizes and out-of-range values are argument errors",
+          "[errors][io]") {
+  auto dense = [](const std::string& text) {
+    std::istringstream in(text);
+    return sparsegrad::read_dense_matrix_market<double>(in);
+  };
+  // Regression: a header promising 2^40 values once allocated them all up front
+  // (std::bad_alloc), and a 0 x 2^62 header looped over the columns for ever.
+  CHECK_THROWS_WITH(dense("%%MatrixMarket matrix array real general\n1048576 1048576\n1\n2\n"),
+                    Catch::Contains("end of file after 2"));
+  CHECK_THROWS_AS(dense("%%MatrixMarket matrix array real general\n0 4611686018427387904\n"),
+                  std::invalid_argument);
+  CHECK(dense("%%MatrixMarket matrix array real general\n0 3\n").cols() == 3);
+  CHECK(dense("%%MatrixMarket matrix array real general\n2 1\n1.5\n-2\n") ==
+        Eigen::Vector2d(1.5, -2));
+  // A value beyond float's range read as float is an error, not an (undefined) conversion.
+  std::istringstream big("%%MatrixMarket matrix coordinate real general\n2 2 1\n1 2 1e300\n");
+  CHECK_THROWS_WITH(sparsegrad::read_matrix_market<float>(big),
+                    Catch::Contains("expected a value within the range of the scalar type"));
+  std::istringstream fine("%%MatrixMarket matrix coordinate real general\n2 2 1\n1 2 1e300\n");
+  CHECK(sparsegrad::read_matrix_market<double>(fine).values[0] == 1e300);
+  // Found by fuzz_matrix_market: a symmetric 3 x 4 file mirrored (1, 4) to row index 3 of 3.
+  std::istringstream wide_symmetric(
+      "%%MatrixMarket matrix coordinate real symmetric\n3 4 1\n1 4 2.5\n");
+  CHECK_THROWS_WITH(sparsegrad::read_matrix_market<double>(wide_symmetric),
+                    Catch::Contains("expected a square matrix for symmetry 'symmetric'") &&
+                        Catch::Contains("got 3x4"));
+}

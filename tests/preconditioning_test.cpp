@@ -5,7 +5,7 @@
 #include <sparsegrad/lstsq.hpp>
 #include <sparsegrad/preconditioner.hpp>
 
-#include "beyond_support.hpp"
+#include "dense_reference.hpp"
 
 using namespace testing;
 

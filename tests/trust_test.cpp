@@ -1,7 +1,8 @@
 // The trust contract (docs/accuracy.md): at the defaults a call returns normally only with an
 // estimated relative error below the documented tolerance, and then the actual error is below
-// it too; otherwise it throws. One test per defect of issue 12 (items 1–8), each against dense
-// references (complete orthogonal decomposition, the dense adjoint formula).
+// it too; otherwise it throws. One test per defect the contract fixed, each against dense
+// references (complete orthogonal decomposition, the dense adjoint formula); each failed before
+// the contract was introduced.
 //
 // Tolerances used below, and where they come from:
 //   error_tolerance (x) = eps^(1/3) = 6.1e-6, gradient_tolerance = eps^(1/4) = 1.2e-4 (double);
@@ -95,7 +96,7 @@ Outcome check_defaults(const Csr<double>& A, const Dense<double>& b, const Dense
 
 }  // namespace
 
-TEST_CASE("item 1: a badly scaled column gives the right x and gradients at the defaults") {
+TEST_CASE("a badly scaled column gives the right x and gradients at the defaults") {
   // ash219 (κ 3.0) with column 0 × 1e-4 (κ ~ 1e4): the scaled problem is the well-conditioned
   // one, so both passes must succeed, not merely refuse.
   const Csr<double> A0 = load_matrix("ash219.mtx");
@@ -110,7 +111,7 @@ TEST_CASE("item 1: a badly scaled column gives the right x and gradients at the 
   }
 }
 
-TEST_CASE("item 1: column scaling is on by default and applies to the backward's CRAIG") {
+TEST_CASE("column scaling is on by default and applies to the backward's CRAIG") {
   const Csr<double> A = scale_column(load_matrix("well1033.mtx"), 3, 1e-4);
   const Dense<double> b = rhs("well1033_rhs1.mtx");
   const Dense<double> dx = random_dense<double>(A.cols(), 1, 3);
@@ -119,7 +120,7 @@ TEST_CASE("item 1: column scaling is on by default and applies to the backward's
   CHECK(o.backward_ok);
 }
 
-TEST_CASE("item 2: following the advice of a refusal gives an accurate answer") {
+TEST_CASE("following the advice of a refusal gives an accurate answer") {
   // illc1850 (κ 1.4e3) and lp_share1b_T (κ 1.05e5): each call either returns an accurate
   // result or throws; after a refusal that advises more iterations, ten times maxiter must
   // again either be accurate or throw, never return a wrong answer.
@@ -145,7 +146,7 @@ TEST_CASE("item 2: following the advice of a refusal gives an accurate answer") 
   }
 }
 
-TEST_CASE("item 3: the rank decision does not depend on dX for full-rank ill-conditioned A") {
+TEST_CASE("the rank decision does not depend on dX for full-rank ill-conditioned A") {
   // illc1033 (κ 1.9e4) and columns × logspace(0, −4), logspace(0, −5): full column rank, so
   // no dX may make the backward refuse A as rank-deficient (std::domain_error).
   std::vector<Csr<double>> cases = {load_matrix("illc1033.mtx"),
@@ -165,7 +166,7 @@ TEST_CASE("item 3: the rank decision does not depend on dX for full-rank ill-con
   }
 }
 
-TEST_CASE("item 3: a rank-deficient A is still refused, with the singular values in the message") {
+TEST_CASE("a rank-deficient A is still refused, with the singular values in the message") {
   const Csr<double> A = load_matrix("abb313.mtx");  // rank 128 of 176
   const Dense<double> b = random_dense<double>(A.rows(), 1, 5);
   const Dense<double> dx = random_dense<double>(A.cols(), 1, 6);
@@ -176,7 +177,7 @@ TEST_CASE("item 3: a rank-deficient A is still refused, with the singular values
                     Catch::Contains("rank-deficient") && Catch::Contains("singular values"));
 }
 
-TEST_CASE("item 4: a structurally empty column decouples: x_j = 0 and the gradient exists") {
+TEST_CASE("a structurally empty column decouples: x_j = 0 and the gradient exists") {
   // ash219 with one extra column that has no stored entry. Reference: the problem without that
   // column (x_j = 0 is the minimum-norm choice; dA has no entry in it, dB is that of the rest).
   const Csr<double> A0 = load_matrix("ash219.mtx");
@@ -201,7 +202,7 @@ TEST_CASE("item 4: a structurally empty column decouples: x_j = 0 and the gradie
   CHECK(relative_error(stored_values(g.A), values_at_pattern(A0, ref.dA)) <= kSlack * kGradTol);
 }
 
-TEST_CASE("item 4: a column whose stored entries are all zero is refused by the backward") {
+TEST_CASE("a column whose stored entries are all zero is refused by the backward") {
   Csr<double> A = load_matrix("ash219.mtx");
   A = scale_column(A, 4, 0.0);
   const Dense<double> b = random_dense<double>(A.rows(), 1, 41);
@@ -212,7 +213,7 @@ TEST_CASE("item 4: a column whose stored entries are all zero is refused by the 
                     Catch::Contains("column 4") && Catch::Contains("all zero"));
 }
 
-TEST_CASE("item 5: float data solve in double and are accurate to float precision") {
+TEST_CASE("float data solve in double and are accurate to float precision") {
   // well1033 (κ 166) and illc1850 (κ 1.4e3) in float: x within 1e-5 of the double reference
   // (float rounding 6e-8 plus the double solve's tolerance), gradients within 1e-3.
   for (const char* name : {"well1033.mtx", "illc1850.mtx"}) {
@@ -232,7 +233,7 @@ TEST_CASE("item 5: float data solve in double and are accurate to float precisio
   }
 }
 
-TEST_CASE("item 5: float without mixed precision refuses rather than report success") {
+TEST_CASE("float without mixed precision refuses rather than report success") {
   // illc1850 (κ 1.4e3) in float arithmetic: eps_f κ² ≈ 0.2, so no solve can reach the error
   // tolerance; a normal return would be silently wrong.
   const Csr<float> A = load_matrix("illc1850.mtx").cast<float>();
@@ -244,7 +245,7 @@ TEST_CASE("item 5: float without mixed precision refuses rather than report succ
   CHECK_THROWS_AS(sparsegrad::lstsq(A, b, solver), sparsegrad::convergence_error);
 }
 
-TEST_CASE("item 6: maxiter = 0 is an iteration-limit failure, not a solution") {
+TEST_CASE("maxiter = 0 is an iteration-limit failure, not a solution") {
   const Csr<double> A = load_matrix("ash219.mtx");
   const Dense<double> b = random_dense<double>(A.rows(), 1, 71);
   sparsegrad::Lsmr<double> solver;
@@ -256,7 +257,7 @@ TEST_CASE("item 6: maxiter = 0 is an iteration-limit failure, not a solution") {
   CHECK_THROWS_AS(sparsegrad::lstsq(A, b, solver), sparsegrad::convergence_error);
 }
 
-TEST_CASE("item 6: A and b scaled by 1e-170 (or 1e+150) solve as the unscaled problem") {
+TEST_CASE("A and b scaled by 1e-170 (or 1e+150) solve as the unscaled problem") {
   const Csr<double> A0 = load_matrix("well1033.mtx");
   const Dense<double> b0 = random_dense<double>(A0.rows(), 1, 81);
   const Dense<double> xref = dense_lstsq(dense(A0), b0);
@@ -271,7 +272,7 @@ TEST_CASE("item 6: A and b scaled by 1e-170 (or 1e+150) solve as the unscaled pr
   }
 }
 
-TEST_CASE("item 7: every default call can report diagnostics, forward and backward apart") {
+TEST_CASE("every default call can report diagnostics, forward and backward apart") {
   const Csr<double> A = load_matrix("well1033.mtx");
   const Dense<double> b = random_dense<double>(A.rows(), 2, 91);
   const auto r = sparsegrad::lstsq_with_diagnostics(A, b);
@@ -295,7 +296,7 @@ TEST_CASE("item 7: every default call can report diagnostics, forward and backwa
   CHECK(g.error_A <= kGradTol);
 }
 
-TEST_CASE("item 7: default calls from several threads agree with the serial result") {
+TEST_CASE("default calls from several threads agree with the serial result") {
   // The documented rule: calls are independent unless they share a solver object (one solver
   // object per thread). The ThreadSanitizer build of this file (ctest thread_safety) checks it.
   const Csr<double> A = load_matrix("well1033.mtx");
@@ -309,7 +310,7 @@ TEST_CASE("item 7: default calls from several threads agree with the serial resu
   for (const auto& x : results) CHECK(x == serial);
 }
 
-TEST_CASE("item 8: the default maxiter lets illc1033 (571 iterations for n = 320) converge") {
+TEST_CASE("the default maxiter lets illc1033 (571 iterations for n = 320) converge") {
   const Csr<double> A = load_matrix("illc1033.mtx");
   const Dense<double> b = rhs("illc1033_rhs1.mtx");
   sparsegrad::Lsmr<double> solver;

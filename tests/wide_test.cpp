@@ -7,7 +7,7 @@
 #include <sparsegrad/solvers/direct.hpp>
 #include <tuple>
 
-#include "beyond_support.hpp"
+#include "dense_reference.hpp"
 
 using namespace testing;
 

@@ -1,8 +1,8 @@
-// Dense references for the tests beyond the seed (damping, wide A, complex data): the solution
+// Dense references for any Scalar (real or complex), damped or not, tall or wide A: the solution
 // and its adjoint evaluated with dense Eigen decompositions, and central finite differences of
 // L = Re Σ conj(dX) ∘ X, all written independently of the library's sparse code paths.
-#ifndef SPARSEGRAD_BEYOND_SUPPORT_HPP
-#define SPARSEGRAD_BEYOND_SUPPORT_HPP
+#ifndef SPARSEGRAD_DENSE_REFERENCE_HPP
+#define SPARSEGRAD_DENSE_REFERENCE_HPP
 
 #include <complex>
 #include <random>
@@ -172,4 +172,4 @@ double precision() {
 
 }  // namespace testing
 
-#endif  // SPARSEGRAD_BEYOND_SUPPORT_HPP
+#endif  // SPARSEGRAD_DENSE_REFERENCE_HPP
