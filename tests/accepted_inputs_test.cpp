@@ -180,3 +180,34 @@ TEMPLATE_TEST_CASE("accepted: empty A and empty columns in the forward solve", "
     CHECK(testing::relative_error(X, ref) < (std::is_same<Scalar, float>::value ? 1e-4 : 1e-5));
   }
 }
+
+TEMPLATE_TEST_CASE("accepted: empty A and empty columns in the backward pass", "[errors]", float,
+                   double) {
+  // A column without stored entries decouples (x_j = 0, no gradient entry in it), so the
+  // backward is that of A without the column: dB = (A_rᵀ)⁺dX_r for the remaining columns r,
+  // checked against the dense adjoint of the reduced problem.
+  using Scalar = TestType;
+  Inputs<Scalar> in;
+  const double tol = std::is_same<Scalar, float>::value ? 1e-3 : 1e-6;
+  SECTION("nnz = 0: dB = 0 and an empty dA") {
+    in.coo.row.resize(0), in.coo.col.resize(0), in.coo.values.resize(0);
+    const Vec<Scalar> x = sparsegrad::lstsq(in.coo, in.b);
+    const auto g = sparsegrad::lstsq_backward(in.coo, in.b, x, in.dx);
+    CHECK(g.A.values.size() == 0);
+    CHECK(g.B.isZero(0));
+  }
+  SECTION("an empty column: the gradient of the problem without it") {
+    const Dense<double> reduced = testing::dense(in.coo).template cast<double>();
+    in.coo.cols = 4;  // column 3 has no entries
+    const M<Scalar> X = sparsegrad::lstsq(in.coo, in.B);
+    const M<Scalar> dX = testing::random_dense<Scalar>(4, in.B.cols(), 21);
+    const auto g = sparsegrad::lstsq_backward(in.coo, in.B, X, dX);
+    const auto ref = testing::dense_adjoint(reduced, in.B.template cast<double>(),
+                                            dX.topRows(3).template cast<double>());
+    CHECK(testing::relative_error(g.B, ref.dB) < tol);
+    Eigen::VectorXd expected(in.coo.values.size());
+    for (Eigen::Index e = 0; e < expected.size(); ++e)
+      expected[e] = ref.dA(in.coo.row[e], in.coo.col[e]);
+    CHECK(testing::relative_error(g.A.values, expected) < tol);
+  }
+}

@@ -315,6 +315,7 @@ TEST_CASE("an unconverged backward solve is reported as such, not as rank defici
   const Dense<double> b = generated_rhs(A.rows());
   sparsegrad::LsmrOptions<double> opt;
   opt.throw_on_failure = false;
+  opt.maxiter = 223;  // min(m, n)
   sparsegrad::Lsmr<double> solver(opt);
   const Dense<double> X = sparsegrad::lstsq(A, b, solver);
   REQUIRE(solver.last().istop[0] == 7);

@@ -35,6 +35,7 @@ TEST_CASE("column scaling gives the same solution with fewer iterations on badly
       const Dense<double> X0 = dense_lstsq(dense(A0), b);  // in the unscaled variables
       auto opt = tight_options<sparsegrad::LsmrOptions<double>>(20000);
       opt.throw_on_failure = false;
+      opt.column_scaling = false;  // (on by default for tall undamped A)
       const auto plain = sparsegrad::lsmr(A, b, opt);
       opt.column_scaling = true;
       const auto scaled = sparsegrad::lsmr(A, b, opt);

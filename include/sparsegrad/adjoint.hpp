@@ -210,11 +210,13 @@ class AdjointEngine {
       return t;
     }
     const Block AdX = be_.apply(be_.dX());
-    const bool probe = damp == 0 && !Traits::checks_rank(solver);
+    // Undamped, a probe column: a generic right-hand side, outside range(A) when A has
+    // dependent rows (B and A dX may lie in it), so that the solve sees the rank deficiency.
+    const bool probe = damp == 0;
     const Block G = probe ? be_.join({&AdX, &be_.B(), &be_.probe()}) : be_.join({&AdX, &be_.B()});
     const Block Y = be_.solve_row_normal(solver, G);
     const Eigen::Index k = be_.k();
-    if (probe)
+    if (probe && !Traits::checks_rank(solver))
       after_solve(Traits::backward_diagnostics(solver), [&] {
         const Block y = be_.slice(Y, 2 * k, 1), g = be_.slice(G, 2 * k, 1);
         const Block Aty = be_.apply_adjoint(y);
@@ -244,6 +246,11 @@ class AdjointEngine {
     const Eigen::Index k = be_.k();
     const auto size = static_cast<Eigen::Index>(d->size());
     if (std::isnan(t.gradient_tolerance) || size < (t.with_H ? k : 2 * k)) return;
+    // A solve that made no estimate for some column (NaN): no estimates, no gate.
+    for (Eigen::Index j = 0; j < (t.with_H ? k : 2 * k); ++j)
+      if (std::isnan(d->error[std::size_t(j)]) ||
+          (t.with_H && std::isnan(d->error_image[std::size_t(j)])))
+        return;
     for (Eigen::Index j = 0; j < k; ++j) {
       const auto jj = static_cast<std::size_t>(j);
       if (t.with_H) {
@@ -256,8 +263,11 @@ class AdjointEngine {
     }
     if constexpr (Traits::template has_solution_error<Block>) {
       if (t.with_H) {
-        // X* − X = (AᴴA)⁻¹Aᴴ(B − AX) = −(AᴴA)⁻¹Aᴴ R
-        SolutionError e = solver.solution_error(be_.normal_residual());
+        // X* − X = (AᴴA + λ²I)⁻¹(Aᴴ(B − AX) − λ²X)
+        const double damp = Traits::damp(solver);
+        Block S = be_.normal_residual();
+        if (damp != 0) S = be_.minus(S, be_.scaled(be_.X(), Real(damp * damp)));
+        SolutionError e = solver.solution_error(S);
         if (static_cast<Eigen::Index>(e.X.size()) == k)
           t.error_X = std::move(e.X), t.error_AX = std::move(e.AX);
       }
@@ -568,6 +578,7 @@ class EigenAdjointBackend {
     return Y;
   }
   static Block minus(const Block& a, const Block& b) { return a - b; }
+  static Block scaled(const Block& a, Real s) { return a * s; }
   static Block join(std::initializer_list<const Block*> parts) {
     Eigen::Index cols = 0;
     for (const Block* p : parts) cols += p->cols();

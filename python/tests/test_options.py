@@ -151,7 +151,7 @@ def test_column_scaling_and_a_diagonal_preconditioner():
     d = 1 / np.linalg.norm(D, axis=0)
     y_ref = np.linalg.lstsq(D * d, B, rcond=None)[0]
     options = dict(atol=1e-10, btol=1e-10, conlim=1e12, maxiter=20000, return_info=True)
-    _, plain = sparsegrad.lstsq(A, B, **options)
+    _, plain = sparsegrad.lstsq(A, B, column_scaling=False, **options)
     X, scaled = sparsegrad.lstsq(A, B, column_scaling=True, **options)
     X_d, by_d = sparsegrad.lstsq(A, B, preconditioner=d, **options)
     # y has condition number κ(D·diag(d)) ≈ 3: LSMR's stop at 1e-10 leaves y within ~1e-9.
@@ -159,8 +159,9 @@ def test_column_scaling_and_a_diagonal_preconditioner():
     np.testing.assert_allclose(X_d / d[:, None], y_ref, atol=1e-8)
     itn = lambda info: info["solves"][0]["itn"][0]
     assert itn(scaled) < itn(plain) / 2
-    # diag(1/‖A e_j‖) is exactly what column_scaling applies: the same iterations
-    assert itn(by_d) == itn(scaled)
+    # column_scaling applies the powers of two nearest 1/‖A e_j‖ (column norms within a factor
+    # sqrt(2) of 1): nearly the iterations of diag(1/‖A e_j‖) itself
+    assert abs(itn(by_d) - itn(scaled)) <= 0.2 * itn(scaled) + 2
     with pytest.raises(ValueError, match="preconditioner"):
         sparsegrad.lstsq(A, B, column_scaling=True, preconditioner=d)
     with pytest.raises(ValueError, match="preconditioner"):

@@ -23,24 +23,29 @@
 /// on the normal equations, computed through the bidiagonalization, which is the stable way.)
 ///
 /// Residual and stopping rule: g − (AᴴA + λ²I)H_k = g − M y_k = −β_{k+1}ζ_k u_{k+1}, so
-/// ‖r_k‖ = |β_{k+1}ζ_k| is known at no cost, and the run stops (istop 1) when
-///     ‖r_k‖ ≤ btol‖g‖ + atol‖M‖‖y_k‖      (‖y_k‖ = ‖z_k‖, ‖M‖ estimated by ‖B_k‖_F),
-/// the usual test for a compatible system (LSQR's and LSMR's istop 1). What this means for
-/// the outputs, with κ = cond([A; λI]):
-///     ‖dB − dB_k‖/‖dB‖ ≤ κ ‖r_k‖/‖g‖   and   ‖H − H_k‖/‖H‖ ≤ κ² ‖r_k‖/‖g‖,
-/// the same orders as the seed's two LSMR solves at the same tolerances (dB to κ·tol, then
-/// H = A⁺dB to κ·(error of dB)). The defaults atol = btol = 1e-6 therefore give H to about
-/// κ²·1e-6; set them to 1e-10 (double) for gradients accurate to κ²·1e-10.
+/// ‖r_k‖ = |β_{k+1}ζ_k| is known at no cost. scipy's test for a compatible system (istop 1:
+/// ‖r_k‖ ≤ btol‖g‖ + atol‖M‖‖y_k‖, ‖M‖ estimated by ‖B_k‖_F) is a prefilter; the run stops
+/// only when, in addition, the estimated relative errors of H and of dB = A·H are below a tenth
+/// of options.gradient_tolerance (CraigScalars::errors: ‖ΔH‖ ≤ ‖r_k‖/σ_min², ‖ΔdB‖ ≤
+/// ‖r_k‖/σ_min, σ_min estimated by L_k's, with the floors eps κ² and eps κ). When the floor
+/// is above the tolerance it stops with istop 10 (inaccurate).
 ///
 /// Rank deficiency (undamped): Aᴴy = g is consistent for every g exactly when A has full column
-/// rank. LSQR's scalars on the same bidiagonalization (Paige & Saunders, ACM TOMS 8(1), 1982)
-/// give ‖Mᴴr‖/(‖M‖‖r‖) for the least-squares residual r at no cost; for a consistent system
-/// this is ≥ σ_min/‖M‖_F, so when it falls below max(atol, sqrt(eps)) before CRAIG converges,
-/// A is rank-deficient (or has σ_min ≤ that times ‖A‖_F): the run stops with istop 2 and
-/// solve_normal throws std::domain_error. A zero column g gives H = 0 (istop 0).
+/// rank. σ_min(L_k) bounds σ_min(A D) from above, so σ_min(L_k) ≤ sqrt(eps) σ_max(L_k) proves
+/// cond(A D) ≥ 1/sqrt(eps) (AᴴA singular in working precision): the run stops with istop 9 and
+/// solve_normal throws std::domain_error. No dX can make a better-conditioned A fail this
+/// test, and an inconsistent system drives σ_min(L_k) to zero. With scipy_compatible the older
+/// test runs instead: LSQR's scalars on the same bidiagonalization (Paige & Saunders, ACM TOMS
+/// 8(1), 1982) give ‖Mᴴr‖/(‖M‖‖r‖) for the least-squares residual r, which falls below
+/// max(atol, sqrt(eps)) on an inconsistent system. A zero column g gives H = 0 (istop 0).
 ///
-/// Other stops, with LSMR's codes: 4 (‖r_k‖ at machine precision), 3 / 6 (the estimate
-/// ‖B_k‖_F‖P_k‖_F of cond exceeds conlim / 1/eps), 7 (maxiter, default min(m, n)).
+/// Other stops, with LSMR's codes: 4 (‖r_k‖ at machine precision, then gated as 1), 3 / 6 (the
+/// estimate ‖B_k‖_F‖P_k‖_F of cond exceeds conlim / 1/eps: scipy_compatible only), 7 (maxiter,
+/// LsmrOptions::maxiter_for).
+///
+/// Column scaling (krylov/scaling.hpp): craig_on_operator runs on A D with D the powers of two
+/// nearest 1/‖A e_j‖ (columns without stored entries: 0, which drops them), G rescaled per
+/// column; H = D H̃.
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -183,7 +188,14 @@ struct CraigScalars : ColumnState<Real> {
     const bool success = this->istop == int(Stop::compatible) ||
                          this->istop == int(Stop::compatible_eps);
     const bool last = itn >= rule.maxiter;
-    if (this->done && !success && !last) return;  // 3, 6: failures as in scipy
+    const bool condition = this->istop == int(Stop::condition_limit) ||
+                           this->istop == int(Stop::condition_eps);
+    if (condition) {
+      // ‖B_k‖_F‖P_k‖_F exceeds the true condition by up to a factor k, so it proves nothing
+      // about the rank; the trusted run goes on to the singular-value test and the error
+      // estimates below instead (conlim stays a stop of the forward LSMR).
+      this->istop = 0, this->done = false;
+    }
     if (!last && !this->estimate_due(itn)) {
       if (success) this->istop = 0, this->done = false;
       return;
@@ -197,10 +209,14 @@ struct CraigScalars : ColumnState<Real> {
     const Errors e = errors(rule.eps, dmax, normH, normDH);
     this->error = e.H, this->error_image = e.dB;
     if (success && std::max(e.H, e.dB) <= rule.tolerance) return;
-    if (e.floor > rule.tolerance) {
+    // Floor above the tolerance: inaccurate once CRAIG has converged (or at maxiter); until
+    // then it goes on, because a rank-deficient A shows the same growing condition estimate
+    // before its σ_min(L_k) falls below sqrt(eps) σ_max (the test above).
+    if (last) {
+      this->istop = int(e.floor > rule.tolerance ? Stop::inaccurate : Stop::iteration_limit);
+      this->done = true;
+    } else if (success && e.floor > rule.tolerance) {
       this->istop = int(Stop::inaccurate), this->done = true;
-    } else if (last) {
-      this->istop = int(Stop::iteration_limit), this->done = true;
     } else {
       this->istop = 0, this->done = false;
     }
@@ -275,7 +291,8 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
     auto& c = state[static_cast<std::size_t>(j)];
     c.id = j;
     if (normg[static_cast<std::size_t>(j)] == 0) {
-      c.done = true;  // H = 0, istop 0
+      c.done = true;  // H = 0 exactly, istop 0
+      c.error = c.error_image = 0;
       continue;
     }
     // p₁ = u₁/α₁ (‖p₁‖ = 1/α₁ is already in start's ‖P‖_F²), H = ζ₁p₁.

@@ -7,8 +7,12 @@
 ///
 /// Reference: D. C.-L. Fong and M. A. Saunders, "LSMR: An iterative algorithm for sparse
 /// least-squares problems", SIAM J. Sci. Comput. 33(5):2950–2971, 2011.
-/// Options, stopping rules and diagnostics follow scipy.sparse.linalg.lsmr, so that on the
-/// same problem both stop at the same iteration with the same istop.
+/// Options, stopping rules and diagnostics follow scipy.sparse.linalg.lsmr; with
+/// LsmrOptions::scipy() both stop at the same iteration with the same istop. The defaults add
+/// what makes a normal return trustworthy (docs/accuracy.md): column scaling by powers of two
+/// (krylov/scaling.hpp), a trust gate on the estimated error of x from the singular values of
+/// the bidiagonal (LsmrScalars::errors, krylov/bidiagonal.hpp), mixed precision for float and a
+/// larger iteration limit.
 ///
 /// The algorithm is written once (`detail::lsmr_kernel`) and is generic over the operator
 /// (see operator.hpp) and over the vector space (krylov/block.hpp): all k columns are
@@ -64,7 +68,7 @@ struct LsmrOptions {
   RealScalar btol = RealScalar(1e-6);
   /// Stop with istop 3 when the estimate of cond(A) exceeds conlim; must be ≥ 1 (may be +inf).
   RealScalar conlim = RealScalar(1e8);
-  /// Iteration limit per right-hand side. Unset: max(m + n, 10 min(m, n)), enough for real
+  /// Iteration limit per right-hand side. Unset: max(m + n, 20 min(m, n)), enough for real
   /// problems of condition up to ~1e5 (scipy's min(m, n) stops them early); with
   /// scipy_compatible, min(m, n) as in scipy.
   std::optional<Eigen::Index> maxiter;
@@ -132,7 +136,7 @@ struct LsmrOptions {
   Eigen::Index maxiter_for(Eigen::Index m, Eigen::Index n) const {
     if (maxiter) return *maxiter;
     if (scipy_compatible) return std::min(m, n);
-    return std::max(m + n, 10 * std::min(m, n));
+    return std::max(m + n, 20 * std::min(m, n));
   }
 
   /// The forward's error tolerance in an arithmetic of unit roundoff eps.
