@@ -8,23 +8,8 @@
 #include "misbehaving_solvers.hpp"
 #include "test_support.hpp"
 
-namespace {
-
+using namespace testing;
 using sparsegrad::CooMatrix;
-using testing::bits;
-using testing::Csr;
-using testing::Dense;
-using testing::Inputs;
-using testing::ReturnsShape;
-using testing::Snapshot;
-using testing::SparseBits;
-
-template <class Scalar>
-using Vec = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
-template <class Scalar>
-using M = Dense<Scalar>;
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("accepted: zero dimensions give correctly shaped results", "[errors]", float,
                    double) {

@@ -1,7 +1,7 @@
 // The accuracy table: for every shipped real matrix, at default and at tight LSMR options, the
 // forward error against dense QR and the gradient errors against the dense adjoint. The table is
-// written to <build>/tests/accuracy_table.md (copied into the README) and its entries are checked
-// against perturbation bounds.
+// written to <build>/tests/accuracy_table.md (scripts/update-doc-table.py copies it into
+// docs/solvers.md) and its entries are checked against perturbation bounds.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>

@@ -13,26 +13,10 @@
 #include "misbehaving_solvers.hpp"
 #include "test_support.hpp"
 
-namespace {
-
+using namespace testing;
 using sparsegrad::CooMatrix;
-using testing::BadNormalSolver;
-using testing::Csr;
-using testing::Dense;
-using testing::DenseTransposeSolver;
-using testing::Inputs;
-using testing::ReturnsShape;
-using testing::ReturnsVector;
-using testing::Snapshot;
-using testing::ThrowsConvergence;
-using testing::ThrowsLogic;
-using testing::ThrowsRuntime;
-using testing::ThrowsSolverError;
 
-template <class Scalar>
-using Vec = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
-template <class Scalar>
-using M = Dense<Scalar>;
+namespace {
 
 enum class Kind { invalid_argument, domain_error, solver_error, convergence_error };
 

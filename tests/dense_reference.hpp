@@ -4,9 +4,11 @@
 #ifndef SPARSEGRAD_DENSE_REFERENCE_HPP
 #define SPARSEGRAD_DENSE_REFERENCE_HPP
 
+#include <catch2/catch.hpp>
+#include <cmath>
 #include <complex>
 #include <random>
-#include <sparsegrad/solvers/lsmr.hpp>
+#include <sparsegrad/lstsq.hpp>
 #include <utility>
 #include <vector>
 
@@ -127,34 +129,6 @@ DenseGradient<Scalar> dense_finite_differences(const Dense<Scalar>& A, const Den
   return out;
 }
 
-/// Values of a dense matrix at the stored entries of a sparse one (any Scalar), storage order.
-template <class Derived, class Scalar>
-Eigen::Matrix<Scalar, Eigen::Dynamic, 1> values_on(const Eigen::SparseCompressedBase<Derived>& S,
-                                                   const Dense<Scalar>& M) {
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> out(S.nonZeros());
-  Eigen::Index e = 0;
-  for (Eigen::Index o = 0; o < S.outerSize(); ++o)
-    for (typename Derived::InnerIterator it(S.derived(), o); it; ++it)
-      out[e++] = M(it.row(), it.col());
-  return out;
-}
-
-/// Stored values of a sparse matrix (any Scalar), storage order.
-template <class Derived>
-Eigen::Matrix<typename Derived::Scalar, Eigen::Dynamic, 1> values_of(
-    const Eigen::SparseCompressedBase<Derived>& S) {
-  return Eigen::Map<const Eigen::Matrix<typename Derived::Scalar, Eigen::Dynamic, 1>>(S.valuePtr(),
-                                                                                      S.nonZeros());
-}
-
-/// ‖a − b‖/‖b‖ for any Scalar (absolute when b = 0).
-template <class DA, class DB>
-double rel_error(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b) {
-  const double denominator = double(b.norm());
-  const double diff = double((a - b).norm());
-  return denominator > 0 ? diff / denominator : diff;
-}
-
 /// LSMR options tight enough for reference comparisons in Scalar's precision.
 template <class Scalar>
 sparsegrad::LsmrOptions<Scalar> tight(double damp = 0) {
@@ -162,6 +136,36 @@ sparsegrad::LsmrOptions<Scalar> tight(double damp = 0) {
   if (std::is_same<Real<Scalar>, float>::value) opt.atol = opt.btol = Real<Scalar>(1e-7);
   opt.damp = Real<Scalar>(damp);
   return opt;
+}
+
+/// Solves min ‖AX − B‖ (+ λ²‖X‖², λ = solver.options.damp) with `solver`, differentiates, and
+/// checks dL/dB, dL/dA and, when damped, dL/dλ against central finite differences of the dense
+/// solution, to `tol` relative.
+template <class AType, class Scalar, class Solver>
+void check_by_finite_differences(const AType& A, const Dense<Scalar>& B, const Dense<Scalar>& dX,
+                                 Solver& solver, double tol = 1e-6) {
+  const double damp = double(solver.options.damp);
+  const Dense<Scalar> X = sparsegrad::lstsq(A, B, solver);
+  const auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);
+  const auto fd = dense_finite_differences<Scalar>(dense(A), B, dX, damp, pattern_of(A));
+  CHECK(relative_error(g.B, fd.dB) <= tol);
+  CHECK(relative_error(stored_values(g.A), values_at_pattern(A, fd.dA)) <= tol);
+  if (damp > 0) CHECK(std::abs(g.damp - fd.damp) <= tol * std::abs(fd.damp));
+}
+
+/// Solves with `solver`, differentiates, and checks X, dL/dB, dL/dA and, when damped, dL/dλ
+/// against the dense reference (dense_gradient), to `tol` relative.
+template <class AType, class Scalar, class Solver>
+void check_by_dense_gradient(const AType& A, const Dense<Scalar>& B, const Dense<Scalar>& dX,
+                             Solver& solver, double tol) {
+  const double damp = double(solver.options.damp);
+  const Dense<Scalar> X = sparsegrad::lstsq(A, B, solver);
+  const auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);
+  const auto ref = dense_gradient<Scalar>(dense(A), B, dX, damp);
+  CHECK(relative_error(X, ref.X) <= tol);
+  CHECK(relative_error(g.B, ref.dB) <= tol);
+  CHECK(relative_error(stored_values(g.A), values_at_pattern(A, ref.dA)) <= tol);
+  if (damp > 0) CHECK(std::abs(g.damp - ref.damp) <= tol * std::abs(ref.damp));
 }
 
 /// Accuracy expected of a tight solve in Scalar's precision.

@@ -33,15 +33,7 @@ TEST_CASE("gradcheck passes on tall problems in every format of A", "[gradcheck]
   sparsegrad::Lsmr<double> solver(tight<double>());
   const Csc<double> csc = A;
   // COO with every entry split into two duplicates
-  auto coo = sparsegrad::to_coo(A);
-  const Eigen::Index nnz = coo.values.size();
-  coo.row.conservativeResize(2 * nnz), coo.col.conservativeResize(2 * nnz);
-  coo.values.conservativeResize(2 * nnz);
-  for (Eigen::Index e = 0; e < nnz; ++e) {
-    coo.row[nnz + e] = coo.row[e], coo.col[nnz + e] = coo.col[e];
-    coo.values[nnz + e] = 0.75 * coo.values[e];
-    coo.values[e] *= 0.25;
-  }
+  const auto coo = split_entries(sparsegrad::to_coo(A), 0.25, 0.75);
   const Eigen::Map<const Csr<double>> map(A.rows(), A.cols(), A.nonZeros(), A.outerIndexPtr(),
                                           A.innerIndexPtr(), A.valuePtr());
   for (const auto& r :

@@ -13,6 +13,12 @@
 
 namespace testing {
 
+/// Shorthands of these tests: a dense vector and a dense matrix of Scalar.
+template <class Scalar>
+using Vec = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+template <class Scalar>
+using M = Dense<Scalar>;
+
 // ---- bit-for-bit snapshots of the inputs -------------------------------------------------------
 
 template <class T>
@@ -79,7 +85,7 @@ struct Inputs {
   sparsegrad::CooMatrix<Scalar> coo;
   Csr<Scalar> csr, uncompressed;
   Csc<Scalar> csc;
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> b, x, dx;
+  Vec<Scalar> b, x, dx;
   Dense<Scalar> B, X, dX;
   sparsegrad::LsmrOptions<Scalar> options;
 

@@ -5,21 +5,16 @@
 #include <numeric>
 #include <sparsegrad/lstsq.hpp>
 
+#include "dense_reference.hpp"
 #include "test_support.hpp"
 
 using namespace testing;
 
 namespace {
 
+/// Accuracy expected of a tight solve and its gradient against the dense references.
 template <class Scalar>
-sparsegrad::Lsmr<Scalar> tight_solver() {
-  auto opt = tight_options<sparsegrad::LsmrOptions<Scalar>>();
-  if (std::is_same<Scalar, float>::value) opt.atol = opt.btol = Scalar(1e-7);
-  return sparsegrad::Lsmr<Scalar>(opt);
-}
-
-template <class Scalar>
-double precision() {
+double expected_accuracy() {
   return std::is_same<Scalar, float>::value ? 1e-3 : 1e-8;
 }
 
@@ -33,14 +28,14 @@ TEMPLATE_TEST_CASE("lstsq matches dense QR on random tall and square problems", 
     const Dense<Scalar> B = random_dense<Scalar>(m, 4, 3);
     const Dense<double> X =
         dense_lstsq(dense(A).template cast<double>(), B.template cast<double>());
-    auto solver = tight_solver<Scalar>();
+    sparsegrad::Lsmr<Scalar> solver(tight<Scalar>());
     INFO(m << "x" << n);
     const Dense<Scalar> Xk = sparsegrad::lstsq(A, B, solver);
-    CHECK(relative_error(Xk, X) <= precision<Scalar>());
+    CHECK(relative_error(Xk, X) <= expected_accuracy<Scalar>());
     // a vector B gives a vector X
     const Eigen::Matrix<Scalar, Eigen::Dynamic, 1> b = B.col(0);
     const Eigen::Matrix<Scalar, Eigen::Dynamic, 1> x = sparsegrad::lstsq(A, b, solver);
-    CHECK(relative_error(x, X.col(0)) <= precision<Scalar>());
+    CHECK(relative_error(x, X.col(0)) <= expected_accuracy<Scalar>());
   }
 }
 
@@ -76,14 +71,15 @@ TEMPLATE_TEST_CASE("lstsq_backward matches the dense adjoint", "[backward]", flo
     const auto A = random_sparse<Scalar>(m, n, 3, unsigned(m * n + k));
     const Dense<Scalar> B = random_dense<Scalar>(m, k, 5);
     const Dense<Scalar> dX = random_dense<Scalar>(n, k, 6);
-    auto solver = tight_solver<Scalar>();
+    sparsegrad::Lsmr<Scalar> solver(tight<Scalar>());
     const Dense<Scalar> X = sparsegrad::lstsq(A, B, solver);
     const auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);
     const auto ref = dense_adjoint(dense(A).template cast<double>(), B.template cast<double>(),
                                    dX.template cast<double>());
     INFO(m << "x" << n << ", k = " << k);
-    CHECK(relative_error(g.B, ref.dB) <= precision<Scalar>());
-    CHECK(relative_error(stored_values(g.A), values_at_pattern(A, ref.dA)) <= precision<Scalar>());
+    CHECK(relative_error(g.B, ref.dB) <= expected_accuracy<Scalar>());
+    CHECK(relative_error(stored_values(g.A), values_at_pattern(A, ref.dA)) <=
+          expected_accuracy<Scalar>());
     CHECK(g.damp == 0);
     // the pattern is A's
     CHECK(g.A.nonZeros() == A.nonZeros());
@@ -96,13 +92,9 @@ TEST_CASE("lstsq_backward matches central finite differences in every entry", "[
     const auto A = random_sparse<double>(m, n, 2, unsigned(m + 100 * k));
     const Dense<double> B = random_dense<double>(m, k, 8);
     const Dense<double> dX = random_dense<double>(n, k, 9);
-    auto solver = tight_solver<double>();
-    const Dense<double> X = sparsegrad::lstsq(A, B, solver);
-    const auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);
-    const auto fd = finite_differences(dense(A), B, dX, pattern_of(A));
+    sparsegrad::Lsmr<double> solver(tight<double>());
     INFO(m << "x" << n << ", k = " << k);
-    CHECK(relative_error(g.B, fd.dB) <= 1e-6);
-    CHECK(relative_error(stored_values(g.A), values_at_pattern(A, fd.dA)) <= 1e-6);
+    check_by_finite_differences(A, B, dX, solver);
   }
 }
 
@@ -119,7 +111,7 @@ TEST_CASE("the seed's docstring example", "[backward][seed]") {
   CHECK(Xm.cols() == 4);
   CHECK(relative_error(Xm, dense_lstsq(Ad, Bm)) <= 1e-5);  // default tolerances (1e-6)
 
-  auto solver = tight_solver<double>();
+  sparsegrad::Lsmr<double> solver(tight<double>());
   const Eigen::VectorXd xt = sparsegrad::lstsq(A, b, solver);
   const auto g = sparsegrad::lstsq_backward(A, b, xt, Eigen::VectorXd::Ones(3), solver);
   // g.A is sparse with exactly A's pattern; g.B has B's shape
@@ -151,7 +143,7 @@ TEST_CASE("COO with shuffled and duplicated entries behaves as its coalesced CSR
     coo.values[p] = coalesced.values[src] * (order[std::size_t(p)] < nnz ? 0.25 : 0.75);
   }
   const Dense<double> B = random_dense<double>(40, 2, 1), dX = random_dense<double>(12, 2, 2);
-  auto solver = tight_solver<double>();
+  sparsegrad::Lsmr<double> solver(tight<double>());
   const Dense<double> Xc = sparsegrad::lstsq(csr, B, solver);
   const Dense<double> Xo = sparsegrad::lstsq(coo, B, solver);
   CHECK(relative_error(Xo, Xc) <= 1e-12);
@@ -178,7 +170,7 @@ TEMPLATE_TEST_CASE("CSR, CSC, Map and uncompressed CSR agree", "[formats]", floa
   uncompressed.reserve(Eigen::VectorXi::Constant(50, 2));  // free slots after each row
   REQUIRE_FALSE(uncompressed.isCompressed());
   const Dense<Scalar> B = random_dense<Scalar>(50, 3, 3), dX = random_dense<Scalar>(15, 3, 4);
-  auto solver = tight_solver<Scalar>();
+  sparsegrad::Lsmr<Scalar> solver(tight<Scalar>());
   const Dense<Scalar> X = sparsegrad::lstsq(csr, B, solver);
   const auto g = sparsegrad::lstsq_backward(csr, B, X, dX, solver);
   const double tol = std::is_same<Scalar, float>::value ? 1e-4 : 1e-12;
@@ -205,8 +197,8 @@ TEMPLATE_TEST_CASE("CSR, CSC, Map and uncompressed CSR agree", "[formats]", floa
 TEST_CASE("float agrees with double to float precision", "[formats]") {
   const auto A = random_sparse<double>(100, 30, 3, 17);
   const Dense<double> B = random_dense<double>(100, 2, 1), dX = random_dense<double>(30, 2, 2);
-  auto sd = tight_solver<double>();
-  auto sf = tight_solver<float>();
+  sparsegrad::Lsmr<double> sd(tight<double>());
+  sparsegrad::Lsmr<float> sf(tight<float>());
   const Csr<float> Af = A.cast<float>();
   const Dense<double> X = sparsegrad::lstsq(A, B, sd);
   const Dense<float> Xf = sparsegrad::lstsq(Af, Dense<float>(B.cast<float>()), sf);
@@ -271,7 +263,7 @@ TEST_CASE("k = 0 and square A are ordinary cases", "[lstsq]") {
   CHECK(stored_values(g0.A).norm() == 0);
 
   const Dense<double> B = random_dense<double>(20, 2, 1), dX = random_dense<double>(20, 2, 2);
-  auto solver = tight_solver<double>();
+  sparsegrad::Lsmr<double> solver(tight<double>());
   const Dense<double> X = sparsegrad::lstsq(A, B, solver);
   CHECK(relative_error(X, Dense<double>(dense(A).lu().solve(B))) <= 1e-10);
   const auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);

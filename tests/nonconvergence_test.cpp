@@ -12,15 +12,9 @@
 #include "misbehaving_solvers.hpp"
 #include "test_support.hpp"
 
+using namespace testing;
+
 namespace {
-
-using testing::Csr;
-using testing::Dense;
-using testing::Inputs;
-using testing::ThrowsConvergence;
-
-template <class Scalar>
-using M = Dense<Scalar>;
 
 /// A tall problem whose columns are scaled over `decades` orders of magnitude (cond ~ 10^decades).
 template <class Scalar>

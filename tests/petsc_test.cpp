@@ -13,6 +13,7 @@
 #include <set>
 #include <sparsegrad/backends/petsc.hpp>
 #include <sparsegrad/lstsq.hpp>
+#include <utility>
 
 #include "test_support.hpp"
 
@@ -128,6 +129,22 @@ sparsegrad::LsmrOptions<double> tight() {
   return testing::tight_options<sparsegrad::LsmrOptions<double>>(20000);
 }
 
+/// A's pattern holding the values of the dense M at its entries.
+Csr<double> on_pattern(const Csr<double>& A, const Dense<double>& M) {
+  Csr<double> out = A;
+  for (Eigen::Index i = 0; i < out.outerSize(); ++i)
+    for (Csr<double>::InnerIterator it(out, i); it; ++it) it.valueRef() = M(it.row(), it.col());
+  return out;
+}
+
+/// The serial library's X and gradients with tight LSMR: the reference of a distributed run.
+auto serial_reference(const Csr<double>& A, const Dense<double>& B, const Dense<double>& dX) {
+  sparsegrad::Lsmr<double> serial(tight());
+  Dense<double> X = sparsegrad::lstsq(A, B, serial);
+  auto grads = sparsegrad::lstsq_backward(A, B, X, dX, serial);
+  return std::make_pair(std::move(X), std::move(grads));
+}
+
 /// Banded m x n matrix: row i has entries near column i·n/m (width w on each side), values from a
 /// fixed formula; full column rank for m ≥ n. Every rank builds the same one.
 Csr<double> banded(Eigen::Index m, Eigen::Index n, Eigen::Index w) {
@@ -145,6 +162,23 @@ Csr<double> banded(Eigen::Index m, Eigen::Index n, Eigen::Index w) {
 
 sp::Matrix distributed(const Csr<double>& A) {
   return sp::create_matrix(comm(), sparsegrad::to_coo(A));
+}
+
+/// Distributes Aref, solves and differentiates with sp::Lsmr(options), and checks X, dB and dA
+/// against the dense references (1e-10 relative); returns the distributed gradients.
+sp::LstsqGrads check_against_dense(const Csr<double>& Aref, const Dense<double>& B,
+                                   const Dense<double>& dX,
+                                   const sparsegrad::LsmrOptions<double>& options,
+                                   const Dense<double>& X_ref, const Dense<double>& dB_ref,
+                                   const Csr<double>& dA_ref) {
+  const sp::Matrix A = distributed(Aref);
+  sp::Lsmr solver(options);
+  const sp::VecBlock X = sp::lstsq(A, to_block(A, B, false), solver);
+  CHECK(relative_error(X, X_ref) <= 1e-10);
+  sp::LstsqGrads g = sp::lstsq_backward(A, to_block(A, B, false), X, to_block(A, dX, true), solver);
+  CHECK(relative_error(g.B, dB_ref) <= 1e-10);
+  CHECK(relative_error(g.A, dA_ref) <= 1e-10);
+  return g;
 }
 
 /// MPI and PETSc for the whole run of the shared Catch main (tests/test_main.cpp): initialized
@@ -223,9 +257,7 @@ TEST_CASE("petsc::lstsq_backward equals the serial lstsq_backward", "[petsc]") {
     const Dense<double> b =
         sparsegrad::read_dense_matrix_market_file<double>(testing::data_path("well1033_rhs1.mtx"));
     const Dense<double> dx = testing::random_dense<double>(Aref.cols(), 1, 3);
-    sparsegrad::Lsmr<double> serial(tight());
-    const Dense<double> x = sparsegrad::lstsq(Aref, b, serial);
-    const auto ref = sparsegrad::lstsq_backward(Aref, b, x, dx, serial);
+    const auto [x, ref] = serial_reference(Aref, b, dx);
 
     const sp::Matrix A = sp::create_matrix(comm(), coo);
     sp::Lsmr solver(tight());
@@ -240,9 +272,7 @@ TEST_CASE("petsc::lstsq_backward equals the serial lstsq_backward", "[petsc]") {
     const Csr<double> Aref = banded(900, 300, 2);
     const Dense<double> B = testing::random_dense<double>(900, 2, 11);
     const Dense<double> dX = testing::random_dense<double>(300, 2, 12);
-    sparsegrad::Lsmr<double> serial(tight());
-    const Dense<double> X = sparsegrad::lstsq(Aref, B, serial);
-    const auto ref = sparsegrad::lstsq_backward(Aref, B, X, dX, serial);
+    const auto [X, ref] = serial_reference(Aref, B, dX);
 
     const sp::Matrix A = distributed(Aref);
     sp::Lsmr solver(tight());
@@ -266,10 +296,7 @@ TEST_CASE("petsc::lstsq_backward agrees with central finite differences", "[pets
   const sp::LstsqGrads g = sp::lstsq_backward(A, to_block(A, B, false), to_block(A, X, true),
                                               to_block(A, dX, true), solver);
   CHECK(relative_error(g.B, fd.dB) <= 1e-6);
-  Csr<double> fdA = Aref;
-  for (Eigen::Index i = 0; i < fdA.outerSize(); ++i)
-    for (Csr<double>::InnerIterator it(fdA, i); it; ++it) it.valueRef() = fd.dA(it.row(), it.col());
-  CHECK(relative_error(g.A, fdA) <= 1e-6);
+  CHECK(relative_error(g.A, on_pattern(Aref, fd.dA)) <= 1e-6);
 }
 
 TEST_CASE("petsc::KspLsqr (PETSc's KSPLSQR) as the solver, with sparsegrad's gradients",
@@ -277,9 +304,7 @@ TEST_CASE("petsc::KspLsqr (PETSc's KSPLSQR) as the solver, with sparsegrad's gra
   const Csr<double> Aref = banded(600, 200, 3);
   const Dense<double> B = testing::random_dense<double>(600, 2, 21);
   const Dense<double> dX = testing::random_dense<double>(200, 2, 22);
-  sparsegrad::Lsmr<double> serial(tight());
-  const Dense<double> X_ref = sparsegrad::lstsq(Aref, B, serial);
-  const auto ref = sparsegrad::lstsq_backward(Aref, B, X_ref, dX, serial);
+  const auto [X_ref, ref] = serial_reference(Aref, B, dX);
   const sp::Matrix A = distributed(Aref);
 
   for (const char* pc : {"none", "jacobi"}) {
@@ -354,26 +379,16 @@ TEST_CASE("petsc: damped forward and backward, tall and wide, against the dense 
     const Dense<double> dB_ref = Ad * H_ref;
     const Dense<double> dA_dense =
         -dB_ref * X_ref.transpose() - (Ad * X_ref - B) * H_ref.transpose();
-    Csr<double> dA_ref = Aref;
-    for (Eigen::Index i = 0; i < dA_ref.outerSize(); ++i)
-      for (Csr<double>::InnerIterator it(dA_ref, i); it; ++it)
-        it.valueRef() = dA_dense(it.row(), it.col());
+    const Csr<double> dA_ref = on_pattern(Aref, dA_dense);
     const double ddamp_ref = -2 * lambda * (X_ref.array() * H_ref.array()).sum();
     const double h = 1e-5;
     const double ddamp_fd = ((dX.array() * solve_x(lambda + h).array()).sum() -
                              (dX.array() * solve_x(lambda - h).array()).sum()) /
                             (2 * h);
 
-    const sp::Matrix A = distributed(Aref);
     auto opt = tight();
     opt.damp = lambda;
-    sp::Lsmr solver(opt);
-    const sp::VecBlock X = sp::lstsq(A, to_block(A, B, false), solver);
-    CHECK(relative_error(X, X_ref) <= 1e-10);
-    const sp::LstsqGrads g =
-        sp::lstsq_backward(A, to_block(A, B, false), X, to_block(A, dX, true), solver);
-    CHECK(relative_error(g.B, dB_ref) <= 1e-10);
-    CHECK(relative_error(g.A, dA_ref) <= 1e-10);
+    const sp::LstsqGrads g = check_against_dense(Aref, B, dX, opt, X_ref, dB_ref, dA_ref);
     CHECK(std::abs(g.damp - ddamp_ref) <= 1e-10 * std::abs(ddamp_ref));
     CHECK(std::abs(g.damp - ddamp_fd) <= 1e-6 * std::abs(ddamp_fd));
     // Every rank holds the same dλ (a global reduction).
@@ -396,19 +411,8 @@ TEST_CASE(
   const Dense<double> dB_ref = AAt.solve(Ad * dX);
   const Dense<double> dA_dense =
       -dB_ref * X_ref.transpose() + W_ref * (dX - Ad.transpose() * dB_ref).transpose();
-  Csr<double> dA_ref = Aref;
-  for (Eigen::Index i = 0; i < dA_ref.outerSize(); ++i)
-    for (Csr<double>::InnerIterator it(dA_ref, i); it; ++it)
-      it.valueRef() = dA_dense(it.row(), it.col());
-
-  const sp::Matrix A = distributed(Aref);
-  sp::Lsmr solver(tight());
-  const sp::VecBlock X = sp::lstsq(A, to_block(A, B, false), solver);
-  CHECK(relative_error(X, X_ref) <= 1e-10);
   const sp::LstsqGrads g =
-      sp::lstsq_backward(A, to_block(A, B, false), X, to_block(A, dX, true), solver);
-  CHECK(relative_error(g.B, dB_ref) <= 1e-10);
-  CHECK(relative_error(g.A, dA_ref) <= 1e-10);
+      check_against_dense(Aref, B, dX, tight(), X_ref, dB_ref, on_pattern(Aref, dA_dense));
   CHECK(g.damp == 0);
 }
 

@@ -6,10 +6,12 @@
 #include <Eigen/Dense>
 #include <Eigen/SparseCore>
 #include <cmath>
+#include <complex>
 #include <random>
 #include <sparsegrad/coo.hpp>
 #include <sparsegrad/io.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace testing {
@@ -114,19 +116,25 @@ inline DenseAdjoint dense_adjoint(const Dense<double>& A, const Dense<double>& B
   return out;
 }
 
-/// ‖a − b‖ / ‖b‖ (absolute when b = 0).
+/// The type references are compared in: double, or std::complex<double> for complex data.
+template <class Scalar>
+using Wide = std::conditional_t<Eigen::NumTraits<Scalar>::IsComplex, std::complex<double>, double>;
+
+/// ‖a − b‖ / ‖b‖ in double precision (absolute when b = 0), for real or complex data.
 template <class DA, class DB>
 double relative_error(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b) {
-  const double denominator = b.template cast<double>().norm();
-  const double diff = (a.template cast<double>() - b.template cast<double>()).norm();
+  using W = std::conditional_t<Eigen::NumTraits<typename DA::Scalar>::IsComplex,
+                               Wide<typename DA::Scalar>, Wide<typename DB::Scalar>>;
+  const double denominator = b.template cast<W>().norm();
+  const double diff = (a.template cast<W>() - b.template cast<W>()).norm();
   return denominator > 0 ? diff / denominator : diff;
 }
 
 /// Values of a dense matrix at the stored entries of a sparse one, in storage order.
-template <class Derived>
-Eigen::VectorXd values_at_pattern(const Eigen::SparseCompressedBase<Derived>& pattern,
-                                  const Dense<double>& M) {
-  Eigen::VectorXd out(pattern.nonZeros());
+template <class Derived, class MDerived>
+Eigen::Matrix<typename MDerived::Scalar, Eigen::Dynamic, 1> values_at_pattern(
+    const Eigen::SparseCompressedBase<Derived>& pattern, const Eigen::MatrixBase<MDerived>& M) {
+  Eigen::Matrix<typename MDerived::Scalar, Eigen::Dynamic, 1> out(pattern.nonZeros());
   Eigen::Index e = 0;
   for (Eigen::Index o = 0; o < pattern.outerSize(); ++o)
     for (typename Derived::InnerIterator it(pattern.derived(), o); it; ++it)
@@ -134,15 +142,32 @@ Eigen::VectorXd values_at_pattern(const Eigen::SparseCompressedBase<Derived>& pa
   return out;
 }
 
-/// Stored values of a sparse matrix in storage order.
+/// Stored values of a sparse matrix in storage order, in double (complex<double>) precision.
 template <class Derived>
-Eigen::VectorXd stored_values(const Eigen::SparseCompressedBase<Derived>& S) {
-  Eigen::VectorXd out(S.nonZeros());
+Eigen::Matrix<Wide<typename Derived::Scalar>, Eigen::Dynamic, 1> stored_values(
+    const Eigen::SparseCompressedBase<Derived>& S) {
+  Eigen::Matrix<Wide<typename Derived::Scalar>, Eigen::Dynamic, 1> out(S.nonZeros());
   Eigen::Index e = 0;
   for (Eigen::Index o = 0; o < S.outerSize(); ++o)
     for (typename Derived::InnerIterator it(S.derived(), o); it; ++it)
-      out[e++] = double(it.value());
+      out[e++] = Wide<typename Derived::Scalar>(it.value());
   return out;
+}
+
+/// The same matrix with every entry stored twice, as first·v and second·v (first + second = 1):
+/// duplicates that must add up to the original entry.
+template <class Scalar, class StorageIndex>
+sparsegrad::CooMatrix<Scalar, StorageIndex> split_entries(
+    sparsegrad::CooMatrix<Scalar, StorageIndex> coo, Scalar first, Scalar second) {
+  const Eigen::Index nnz = coo.values.size();
+  coo.row.conservativeResize(2 * nnz), coo.col.conservativeResize(2 * nnz);
+  coo.values.conservativeResize(2 * nnz);
+  for (Eigen::Index e = 0; e < nnz; ++e) {
+    coo.row[nnz + e] = coo.row[e], coo.col[nnz + e] = coo.col[e];
+    coo.values[nnz + e] = second * coo.values[e];
+    coo.values[e] *= first;
+  }
+  return coo;
 }
 
 /// Central finite differences of L(A, B) = Σ dX ∘ X(A, B), X the dense least-squares solution:
