@@ -351,9 +351,11 @@ DenseAdjoint dense_pinv_adjoint(const Dense<double>& A, const Dense<double>& B,
 
 TEST_CASE("rank_deficient = pseudo_inverse: the gradient of X = A+ B on a rank-deficient A") {
   // abb313: rank 128 of 176, condition of the range 55.5. Reference: the dense three-term
-  // formula; then central differences of L(t) = <dX, A(t)+ B> along A(t)_ij = (1 + t(p_i +
-  // q_j)) A_ij, a perturbation that keeps the pattern and the rank (A(t) = (I + tP) A (I + tQ)
-  // to first order). Tolerances: both solves converge to the error tolerance 6e-6 on a range
+  // formula; then central differences of L(t) = <dX, A(t)+ B> along A(t) = (I + tP) A (I + tQ),
+  // P, Q diagonal, i.e. A(t)_ij = (1 + t p_i)(1 + t q_j) A_ij: the pattern and the rank stay
+  // (an additive A + tE would not keep the rank, and A⁺ is not differentiable across a rank
+  // change), and dA(t)/dt at 0 is (p_i + q_j) A_ij. Tolerances: both solves converge to the
+  // error tolerance 6e-6 on a range
   // of condition 55, so the gradient is good to ~1e-5 relative; central differences with
   // h = 1e-5 have truncation error O(h²) ≈ 1e-10 relative.
   const Csr<double> A = load_matrix("abb313.mtx");
@@ -374,7 +376,7 @@ TEST_CASE("rank_deficient = pseudo_inverse: the gradient of X = A+ B on a rank-d
   auto perturbed = [&](double t) {
     Dense<double> At = Ad;
     for (Eigen::Index i = 0; i < At.rows(); ++i)
-      for (Eigen::Index j = 0; j < At.cols(); ++j) At(i, j) *= 1 + t * (p[i] + q[j]);
+      for (Eigen::Index j = 0; j < At.cols(); ++j) At(i, j) *= (1 + t * p[i]) * (1 + t * q[j]);
     return At;
   };
   auto loss = [&](double t) { return (dx.array() * dense_lstsq(perturbed(t), b).array()).sum(); };

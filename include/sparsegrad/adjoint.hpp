@@ -46,6 +46,8 @@
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
+#include <optional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -82,6 +84,8 @@ namespace detail {
 template <class Block, class Real>
 struct AdjointTerms {
   Block dB, H, W, V, R;  // R = AX − B (tall)
+  Block S;               // Aᴴ(B − AX) − λ²X (tall, for the refinement of X)
+  bool S_valid = false, X_refined = false;  // X_refined: the backend's X is X + ΔX
   bool with_H = false, with_null_space = false;
   Real ddamp = 0;
   /// Per column j of dX, estimated absolute errors of dB_j, of H_j (tall) or W_j (wide), and of
@@ -143,7 +147,7 @@ class AdjointEngine {
     }
     if constexpr (Traits::template has_solve_normal<AType, Block>) {
       Terms t = one_solve(solver);
-      return finish(std::move(t));
+      return finish(std::move(t), solver);
     } else if constexpr (Traits::template has_solve_adjoint<AType, Block>) {
       auto transpose = [&solver](const AType& A, const Block& G) {
         return solver.solve_adjoint(A, G);
@@ -251,11 +255,16 @@ class AdjointEngine {
       if (std::isnan(d->error[std::size_t(j)]) ||
           (t.with_H && std::isnan(d->error_image[std::size_t(j)])))
         return;
+    // The rounding of H to the scalar type and of dB = A·H formed in it: eps‖|A||H|‖, which
+    // exceeds eps‖dB‖ by up to cond(A) (cancellation in the product).
+    const double eps = double(Eigen::NumTraits<Real>::epsilon());
+    const std::vector<double> absAH = t.with_H ? be_.abs_product_norms(t.H) : std::vector<double>();
     for (Eigen::Index j = 0; j < k; ++j) {
       const auto jj = static_cast<std::size_t>(j);
       if (t.with_H) {
-        t.error_dB.push_back(d->error_image[jj] * double(be_.norm(t.dB, j)));
-        t.error_HW.push_back(d->error[jj] * double(be_.norm(t.H, j)));
+        const double normH = double(be_.norm(t.H, j));
+        t.error_dB.push_back(d->error_image[jj] * double(be_.norm(t.dB, j)) + eps * absAH[jj]);
+        t.error_HW.push_back((d->error[jj] + eps) * normH);
       } else {
         t.error_dB.push_back(d->error[jj] * double(be_.norm(t.dB, j)));
         t.error_HW.push_back(d->error[jj + std::size_t(k)] * double(be_.norm(t.W, j)));
@@ -267,9 +276,13 @@ class AdjointEngine {
         const double damp = Traits::damp(solver);
         Block S = be_.normal_residual();
         if (damp != 0) S = be_.minus(S, be_.scaled(be_.X(), Real(damp * damp)));
-        SolutionError e = solver.solution_error(S);
-        if (static_cast<Eigen::Index>(e.X.size()) == k)
+        SolutionError e = solver.solution_error(be_.X(), S);
+        if (static_cast<Eigen::Index>(e.X.size()) == k) {
+          const double normA = double(be_.norm_A());
+          for (std::size_t j = 0; j < e.X.size(); ++j) e.AX[j] = std::min(e.AX[j], normA * e.X[j]);
           t.error_X = std::move(e.X), t.error_AX = std::move(e.AX);
+          t.S = std::move(S), t.S_valid = true;
+        }
       }
     }
   }
@@ -282,6 +295,7 @@ class AdjointEngine {
   /// ΔV = Aᴴ ΔdB (the error of X is not included there).
   double pattern_error_bound(const Terms& t) {
     const Eigen::Index k = be_.k();
+    const double eps = double(Eigen::NumTraits<Real>::epsilon());
     const double normA = double(be_.norm_A());
     const auto rhoX = be_.pattern_row_max(be_.X());
     const auto gamma_dB = be_.pattern_col_max(t.dB);
@@ -297,7 +311,10 @@ class AdjointEngine {
       for (Eigen::Index j = 0; j < k; ++j) {
         const auto jj = static_cast<std::size_t>(j);
         const double eAX = t.error_AX.empty() ? 0.0 : t.error_AX[jj];
-        bound += eAX * rhoH[jj] + t.error_HW[jj] * gamma_r[jj];
+        // and the rounding of the assembly, eps (|dB||X|ᴴ + |r||H|ᴴ) on the pattern
+        const double rounding =
+            eps * (double(be_.norm(t.dB, j)) * rhoX[jj] + double(be_.norm(t.R, j)) * rhoH[jj]);
+        bound += eAX * rhoH[jj] + t.error_HW[jj] * gamma_r[jj] + rounding;
       }
     } else {
       const auto rhoV = be_.pattern_row_max(t.V);
@@ -310,32 +327,61 @@ class AdjointEngine {
     return bound;
   }
 
-  /// Assembles the gradients, attaches the error estimates and the backward's diagnostics, and
-  /// applies the solver's gradient gate: convergence_error (with the diagnostics, istop 10 on
-  /// every column) when an estimated error exceeds gradient_tolerance and throw_on_failure.
-  auto finish(Terms&& t) {
+  /// Assembles the gradients with their error estimates (g.error_A, g.error_B, g.diagnostics).
+  /// Returns also the share of the dA bound that comes from the error of X.
+  auto assemble_estimated(Terms&& t) {
     const bool estimated = !t.error_dB.empty();
-    double bound_A = 0, bound_B = 0, normdB = 0;
+    double bound_A = 0, x_share = 0;
+    long double bound_B = 0, normdB = 0;  // sums of squares beyond double's range at 1e±150
     if (estimated) {
       bound_A = pattern_error_bound(t);
+      if (bound_A > 0) {
+        Terms without_X = t;
+        without_X.error_X.clear(), without_X.error_AX.clear();
+        x_share = 1 - pattern_error_bound(without_X) / bound_A;
+      }
       for (Eigen::Index j = 0; j < be_.k(); ++j) {
-        const double e = t.error_dB[static_cast<std::size_t>(j)], v = double(be_.norm(t.dB, j));
+        const long double e = t.error_dB[static_cast<std::size_t>(j)];
+        const long double v = be_.norm(t.dB, j);
         bound_B += e * e, normdB += v * v;
       }
     }
-    const double tol = t.gradient_tolerance;
-    const bool throws = t.throw_on_failure;
     Diagnostics diagnostics = std::move(t.diagnostics);
     auto g = be_.assemble(std::move(t));
-    g.diagnostics = diagnostics;
-    if (!estimated) return g;
-    const double normdA = double(be_.gradient_norm(g));
-    auto relative = [](double err, double norm) {
-      return err == 0 ? 0.0 : norm > 0 ? err / norm : std::numeric_limits<double>::infinity();
-    };
-    g.error_A = relative(bound_A, normdA);
-    g.error_B = relative(std::sqrt(bound_B), std::sqrt(normdB));
-    if (throws && !(std::max(g.error_A, g.error_B) <= tol)) {
+    g.diagnostics = std::move(diagnostics);
+    if (estimated) {
+      const double normdA = double(be_.gradient_norm(g));
+      auto relative = [](double err, double norm) {
+        return err == 0 ? 0.0 : norm > 0 ? err / norm : std::numeric_limits<double>::infinity();
+      };
+      g.error_A = relative(bound_A, normdA);
+      g.error_B = relative(double(std::sqrt(bound_B)), double(std::sqrt(normdB)));
+    }
+    return std::make_pair(std::move(g), x_share);
+  }
+
+  /// Assembles the gradients and applies the solver's gradient gate: convergence_error (with the
+  /// diagnostics, istop 10 on every column) when an estimated error exceeds gradient_tolerance
+  /// and throw_on_failure. When the error of the X passed in is what keeps the estimate above
+  /// the tolerance (the bound from Aᴴ(B − AX) exceeds the true error by up to cond² when that
+  /// error is rounding, as for float X), X is refined first: ΔX = X* − X by one more solve,
+  /// X + ΔX and its residual formed in the working precision (refine).
+  template <class Solver>
+  auto finish(Terms&& t, Solver& solver) {
+    const double tol = t.gradient_tolerance;
+    const bool throws = t.throw_on_failure;
+    std::optional<Terms> saved;
+    constexpr bool refinable = traits_of<Solver>::template has_solution_error<Block>;
+    if constexpr (refinable)
+      if (!t.error_X.empty() && t.S_valid) saved = t;
+    auto [g, x_share] = assemble_estimated(std::move(t));
+    if constexpr (refinable) {
+      if (saved && !(std::max(g.error_A, g.error_B) <= tol) && x_share >= 0.5 &&
+          refine(solver, *saved))
+        std::tie(g, x_share) = assemble_estimated(std::move(*saved));
+    }
+    if (throws && !std::isnan(g.error_A) && !(std::max(g.error_A, g.error_B) <= tol)) {
+      Diagnostics diagnostics = g.diagnostics;
       for (auto& s : diagnostics.istop) s = int(Stop::inaccurate);
       throw convergence_error(
           concat("sparsegrad: ", where, ": the estimated relative error of dL/dA is ", g.error_A,
@@ -345,12 +391,39 @@ class AdjointEngine {
                  max_of(diagnostics.sigma_max), "] (columns scaled to unit norm): the gradients "
                  "are accurate to about eps*cond^2. Use a direct solver (sparsegrad::SparseQR, "
                  "or sparsegrad::SPQR with SuiteSparse), damping (options.damp > 0), or a looser "
-                 "options.gradient_tolerance; when X comes from an inaccurate forward solve, "
-                 "solve it with a smaller options.error_tolerance. (Or set "
-                 "options.throw_on_failure = false and read g.error_A, g.error_B.)"),
+                 "options.gradient_tolerance. (Or set options.throw_on_failure = false and read "
+                 "g.error_A, g.error_B.)"),
           diagnostics);
     }
-    return g;
+    return std::move(g);
+  }
+
+  /// X* − X = (AᴴA + λ²I)⁻¹S by one more solve_normal; the terms then use X + ΔX (rounded to the
+  /// scalar type) and its residual formed in the working precision, and the error of X becomes
+  /// that of this solve plus the rounding. False (terms unchanged) when the solve fails.
+  template <class Solver>
+  bool refine(Solver& solver, Terms& t) {
+    Block dXs;
+    try {
+      dXs = be_.solve_normal(solver, t.S);
+    } catch (const convergence_error&) {
+      return false;
+    }
+    const Diagnostics* d = traits_of<Solver>::backward_diagnostics(solver);
+    const Eigen::Index k = be_.k();
+    if (!d || static_cast<Eigen::Index>(d->size()) < k) return false;
+    t.R = be_.refine_solution(dXs);
+    const double eps = double(Eigen::NumTraits<Real>::epsilon());
+    const double normA = double(be_.norm_A());
+    for (Eigen::Index j = 0; j < k; ++j) {
+      const auto jj = static_cast<std::size_t>(j);
+      if (std::isnan(d->error[jj])) return false;
+      const double solve = d->error[jj] * double(be_.norm(dXs, j));
+      t.error_X[jj] = solve + eps * double(be_.norm(be_.X(), j));
+      t.error_AX[jj] = normA * solve + eps * double(be_.norm(t.R, j));
+    }
+    t.X_refined = true;
+    return true;
   }
 
   static double min_of(const std::vector<double>& v) {
@@ -564,8 +637,26 @@ class EigenAdjointBackend {
   Eigen::Index n() const { return op_.cols(); }
   Eigen::Index k() const { return in_.X.cols(); }
   const Block& B() const { return in_.B; }
-  const Block& X() const { return in_.X; }
+  /// X as passed in, or X + ΔX after refine_solution.
+  const Block& X() const { return refined_ ? X_refined_ : in_.X; }
   const Block& dX() const { return in_.dX; }
+
+  /// After the engine's refinement: X + ΔX formed in the working precision (kept rounded to
+  /// Scalar for the products), and its residual A(X + ΔX) − B formed there too and rounded.
+  Block refine_solution(const Block& dXs) {
+    const DenseMatrix<Working> Xw = in_.X.template cast<Working>() + dXs.template cast<Working>();
+    X_refined_ = Xw.template cast<Scalar>();
+    refined_ = true;
+    DenseMatrix<Working> R(m(), k());
+    if constexpr (std::is_same<Working, Scalar>::value) {
+      op_.apply(Xw, R);
+    } else {
+      if (!A_working_) A_working_.emplace(widened_matrix(op_));
+      make_operator(*A_working_).apply(Xw, R);
+    }
+    R -= in_.B.template cast<Working>();
+    return R.template cast<Scalar>();
+  }
 
   Block apply(const Block& V) const {
     Block Y(m(), V.cols());
@@ -591,7 +682,7 @@ class EigenAdjointBackend {
     return Y.middleCols(first, count);
   }
   static Eigen::Index columns(const Block& Y) { return Y.cols(); }
-  static Real norm(const Block& Y, Eigen::Index j) { return Y.col(j).norm(); }
+  static Real norm(const Block& Y, Eigen::Index j) { return Y.col(j).stableNorm(); }
   static Real dot_re(const Block& a, const Block& b) {
     return Eigen::numext::real(b.cwiseProduct(a.conjugate()).sum());
   }
@@ -681,6 +772,17 @@ class EigenAdjointBackend {
   /// pattern‖.
   std::vector<double> pattern_col_max(const Block& U) const { return pattern_max(U, false); }
 
+  /// Per column j of H (n x k): ‖ |A| |H_j| ‖.
+  std::vector<double> abs_product_norms(const Block& H) const {
+    std::vector<double> out;
+    DenseMatrix<Real> P = DenseMatrix<Real>::Zero(m(), H.cols());
+    for_each_entry(A_, [&](Eigen::Index, Eigen::Index i, Eigen::Index l, const Scalar& a) {
+      for (Eigen::Index j = 0; j < H.cols(); ++j) P(i, j) += std::abs(a) * std::abs(H(l, j));
+    });
+    for (Eigen::Index j = 0; j < H.cols(); ++j) out.push_back(double(P.col(j).stableNorm()));
+    return out;
+  }
+
   /// ‖dL/dA‖_F over the stored entries.
   template <class Grads>
   static double gradient_norm(const Grads& g) {
@@ -696,7 +798,7 @@ class EigenAdjointBackend {
   auto assemble(AdjointTerms<Block, Real>&& t) const {
     // Rows of dB, r, X, H, W, V as contiguous columns, so each entry costs a few dot products
     // of length k. a.dot(b) = Σ conj(a)∘b, so Xt.col(j).dot(dBt.col(i)) = Σ_c dB_ic conj(X_jc).
-    const Block dBt = t.dB.transpose(), Xt = in_.X.transpose();
+    const Block dBt = t.dB.transpose(), Xt = X().transpose();
     Block rt, Ht, Wt, Vt;
     if (t.with_H)
       rt = (t.R.cols() == k() ? t.R : minus(apply(in_.X), in_.B)).transpose(),
@@ -732,18 +834,20 @@ class EigenAdjointBackend {
   }
 
  private:
+  // Sums of squares in long double: entries of 1e±150 square beyond double's range.
   std::vector<double> pattern_max(const Block& Y, bool by_row) const {
     const Eigen::Index groups = by_row ? m() : n();
     std::vector<double> out(static_cast<std::size_t>(Y.cols()), 0.0);
-    std::vector<double> acc(static_cast<std::size_t>(groups));
+    std::vector<long double> acc(static_cast<std::size_t>(groups));
     for (Eigen::Index j = 0; j < Y.cols(); ++j) {
-      std::fill(acc.begin(), acc.end(), 0.0);
+      std::fill(acc.begin(), acc.end(), 0.0L);
       for_each_entry(A_, [&](Eigen::Index, Eigen::Index i, Eigen::Index l, const Scalar&) {
-        const double v = double(std::abs(Y(by_row ? l : i, j)));
+        const long double v = std::abs(Y(by_row ? l : i, j));
         acc[static_cast<std::size_t>(by_row ? i : l)] += v * v;
       });
-      for (double a : acc) out[static_cast<std::size_t>(j)] = std::max(out[static_cast<std::size_t>(j)], a);
-      out[static_cast<std::size_t>(j)] = std::sqrt(out[static_cast<std::size_t>(j)]);
+      long double largest = 0;
+      for (long double a : acc) largest = std::max(largest, a);
+      out[static_cast<std::size_t>(j)] = double(std::sqrt(largest));
     }
     return out;
   }
@@ -761,6 +865,8 @@ class EigenAdjointBackend {
   const AType& A_;
   decltype(make_operator(std::declval<const AType&>())) op_;
   BackwardInputs<Scalar> in_;
+  Block X_refined_;
+  bool refined_ = false;
   std::optional<Eigen::SparseMatrix<Working, Eigen::RowMajor, typename matrix_traits<AType>::StorageIndex>>
       A_working_;
   DenseMatrix<Working> R_working_;

@@ -275,3 +275,28 @@ def test_one_solver_object_reuses_its_factorization_for_the_backward():
     assert (forward["factorizations"], forward["reused"]) == (1, False)
     assert (backward["factorizations"], backward["reused"]) == (1, True)
     np.testing.assert_allclose(dB, dense_adjoint(D, B, np.ones_like(X))[1], atol=1e-9)
+
+
+def test_trust_estimates_are_reported_and_hold():
+    """The trust contract (docs/accuracy.md): the default call returns only with an estimated
+    relative error below the tolerance (6e-6 for X, 1.2e-4 for the gradients), the estimates are
+    in the diagnostics, and the actual errors against the dense references are below 10 times
+    the tolerance (the estimates are not proofs, see the C++ tests/trust_test.cpp). Column 0 is
+    scaled by 1e-4: a case the unscaled solve got wrong by 100 %."""
+    D, _, B = problem(m=200, n=40, k=2, seed=3)
+    D[:, 0] *= 1e-4
+    A = scipy.sparse.csr_matrix(D)
+    X, info = sparsegrad.lstsq(A, B, return_info=True)
+    solve = info["solves"][0]
+    assert all(e <= 6.1e-6 for e in solve["error"])
+    assert all(0 < lo <= hi for lo, hi in zip(solve["sigma_min"], solve["sigma_max"]))
+    X_ref = np.linalg.lstsq(D, B, rcond=None)[0]
+    assert np.linalg.norm(X - X_ref) <= 6.1e-5 * np.linalg.norm(X_ref)
+    dX = np.random.default_rng(4).standard_normal(X.shape)
+    dA, dB, info = sparsegrad.lstsq_backward(A, B, X, dX, return_info=True)
+    backward = info["solves"][-1]
+    assert backward["error_A"] <= 1.23e-4 and backward["error_B"] <= 1.23e-4
+    ref_A, ref_B, _ = dense_adjoint(D, B, dX)
+    assert np.linalg.norm(dB - ref_B) <= 1.2e-3 * np.linalg.norm(ref_B)
+    assert np.linalg.norm(dA.data - values_at(A, ref_A)) <= 1.2e-3 * np.linalg.norm(
+        values_at(A, ref_A))

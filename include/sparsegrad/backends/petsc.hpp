@@ -833,6 +833,12 @@ class AdjointBackend {
   /// here the full norms ‖Y_j‖, which bound them (no gather of the pattern).
   std::vector<double> pattern_row_max(const Block& Y) const { return norms(Y); }
   std::vector<double> pattern_col_max(const Block& U) const { return norms(U); }
+  /// ‖ |A| |H_j| ‖ bounded by ‖A‖_F ‖H_j‖.
+  std::vector<double> abs_product_norms(const Block& H) const {
+    std::vector<double> out = norms(H);
+    for (double& v : out) v *= double(norm_A());
+    return out;
+  }
   /// ‖dL/dA‖_F.
   static double gradient_norm(const LstsqGrads& g) {
     PetscReal norm = 0;

@@ -107,7 +107,7 @@ struct LsmrOptions {
   std::optional<RealScalar> error_tolerance;
   /// The same for the backward: lstsq_backward throws convergence_error (istop 10) when the
   /// estimated relative error of dL/dA or dL/dB exceeds it. Unset: eps^(1/4) of the working
-  /// precision (1.2e-4 in double).
+  /// precision (1.2e-4 in double), and at least sqrt(eps) of Scalar (3.5e-4 for float).
   std::optional<RealScalar> gradient_tolerance;
   /// float data: run the Krylov solves in double (A and B converted exactly, X rounded back), so
   /// that float problems of condition up to ~1e4 solve to float accuracy. Needs A as a matrix
@@ -143,9 +143,13 @@ struct LsmrOptions {
   double error_tolerance_for(double eps) const {
     return error_tolerance ? double(*error_tolerance) : std::cbrt(eps);
   }
-  /// The backward's error tolerance in an arithmetic of unit roundoff eps.
+  /// The backward's error tolerance in an arithmetic of unit roundoff eps (for data stored in
+  /// Scalar: at least sqrt of its unit roundoff, since the gradients are assembled and rounded
+  /// in Scalar: 3.5e-4 for float).
   double gradient_tolerance_for(double eps) const {
-    return gradient_tolerance ? double(*gradient_tolerance) : std::sqrt(std::sqrt(eps));
+    if (gradient_tolerance) return double(*gradient_tolerance);
+    return std::max(std::sqrt(std::sqrt(eps)),
+                    std::sqrt(double(std::numeric_limits<RealScalar>::epsilon())));
   }
 
   /// Throws std::invalid_argument naming the option that is out of range.

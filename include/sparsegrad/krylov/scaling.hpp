@@ -65,11 +65,11 @@ struct ColumnWeights {
   Real max = 1;                              ///< max_j d_j (1 when unused)
   bool scaled = false;                       ///< true when D is not the identity
 
-  /// ‖D v‖ for a vector v of length n.
+  /// ‖D v‖ for a vector v of length n (overflow-safe: D brings entries of 1e±170 to 1).
   template <class Vec>
   Real weighted_norm(const Vec& v) const {
-    return scaled ? Real((d.template cast<typename Vec::Scalar>().cwiseProduct(v)).norm())
-                  : Real(v.norm());
+    return scaled ? Real((d.template cast<typename Vec::Scalar>().cwiseProduct(v)).stableNorm())
+                  : Real(v.stableNorm());
   }
 };
 

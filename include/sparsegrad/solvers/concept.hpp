@@ -28,8 +28,9 @@
 ///   solver.last_backward()       `const Diagnostics&` of its last solve_normal / solve_adjoint:
 ///                                when present, the backward takes the rank decision and the
 ///                                error estimates of the gradients from it.
-///   solver.solution_error(S)     per column, a bound on ‖X − X*‖ from S = Aᴴ(B − AX), which
-///                                the backward adds to its error estimates.
+///   solver.solution_error(X, S)  per column, bounds on ‖X − X*‖ and ‖A(X − X*)‖ from
+///                                S = Aᴴ(B − AX) (SolutionError), which the backward adds to
+///                                its error estimates.
 /// Traits with no member to detect (specialise solver_traits to set them): checks_rank (the
 /// solver's solve_normal refuses a rank-deficient A itself, so the backward's residual test is
 /// skipped) and gradient_tolerance (the backward's error gate; NaN: none).
@@ -54,8 +55,9 @@
 #include "../errors.hpp"
 
 namespace sparsegrad {
-/// What `solver.solution_error(S)` returns: per column j of X, bounds on ‖X_j − X*_j‖ and on
-/// ‖A (X_j − X*_j)‖ (the error of the residual that the gradient uses).
+/// What `solver.solution_error(X, S)` returns: per column j of X, bounds on ‖X_j − X*_j‖ and
+/// on ‖A (X_j − X*_j)‖ (the error of the residual that the gradient uses); the backend may
+/// tighten the second with ‖A‖‖X_j − X*_j‖.
 struct SolutionError {
   std::vector<double> X, AX;
 };
@@ -110,7 +112,9 @@ template <class S, class M, class = void>
 struct detect_solution_error : std::false_type {};
 template <class S, class M>
 struct detect_solution_error<
-    S, M, std::void_t<decltype(std::declval<const S&>().solution_error(std::declval<const M&>()))>>
+    S, M,
+    std::void_t<decltype(std::declval<const S&>().solution_error(std::declval<const M&>(),
+                                                                 std::declval<const M&>()))>>
     : std::true_type {};
 
 template <class S, class = void>
@@ -196,7 +200,7 @@ struct default_solver_traits {
     }
   }
 
-  /// solver.solution_error(S) exists: per column, a bound on ‖X − X*‖ from S = Aᴴ(B − AX).
+  /// solver.solution_error(X, S) exists: per column, bounds on ‖X − X*‖ and ‖A(X − X*)‖.
   template <class Matrix>
   static constexpr bool has_solution_error = detail::detect_solution_error<Solver, Matrix>::value;
 

@@ -63,9 +63,14 @@ class Lsmr {
   /// ‖A(X_j − X*_j)‖ from S = Aᴴ(B − A X) (n x k), with the last solve_normal's column weights D
   /// and singular-value estimates of A D: X* − X = D (D AᴴA D)⁻¹ D S, so ‖X* − X‖ ≤
   /// max(D) ‖D S‖/σ_min² and ‖A(X* − X)‖ ≤ ‖D S‖/σ_min (‖A D (D AᴴA D)⁻¹‖ = 1/σ_min). Empty
-  /// before a solve_normal.
-  SolutionError solution_error(const Matrix& S) const {
+  /// before a solve_normal. When X is the result of this solver's last forward solve, its own
+  /// estimate bounds ‖X − X*‖ too ((error + eps of Scalar, the rounding to Scalar) ‖X‖): far
+  /// tighter when S is dominated by the rounding of X to float, where the bound from S exceeds
+  /// it by up to cond(A D)².
+  SolutionError solution_error(const Matrix& X, const Matrix& S) const {
     SolutionError out;
+    const bool own = X.rows() == last_.X.rows() && X.cols() == last_.X.cols() &&
+                     static_cast<Eigen::Index>(last_.error.size()) == X.cols() && X == last_.X;
     double smin = std::numeric_limits<double>::infinity();
     for (double v : last_backward_.sigma_min)
       if (!std::isnan(v)) smin = std::min(smin, v);
@@ -73,7 +78,12 @@ class Lsmr {
       return out;
     for (Eigen::Index j = 0; j < S.cols(); ++j) {
       const double ds = double(backward_weights_.weighted_norm(S.col(j))) / (smin * smin);
-      out.X.push_back(double(backward_weights_.max) * ds);
+      double x = double(backward_weights_.max) * ds;
+      const double e = own ? last_.error[std::size_t(j)] : std::numeric_limits<double>::quiet_NaN();
+      if (!std::isnan(e))
+        x = std::min(x, (e + double(Eigen::NumTraits<RealScalar>::epsilon())) *
+                            double(X.col(j).stableNorm()));
+      out.X.push_back(x);
       out.AX.push_back(smin * ds);
     }
     return out;
