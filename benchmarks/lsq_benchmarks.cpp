@@ -303,13 +303,21 @@ void backward(benchmark::State& state, std::string name, Index k, int threads, b
                                               return transpose_solver.solve_adjoint(A_, G);
                                             });
         benchmark::DoNotOptimize(g.B.data());
+        // H = forward_solver(A, dB) is a forward solve (last()); the transposed solve's
+        // diagnostics are the transpose solver's last_backward(), not its (empty) last().
+        const auto& transposed = transpose_solver.last_backward();
         itn = forward_solver.last().itn;
-        for (std::size_t j = 0; j < itn.size(); ++j) itn[j] += transpose_solver.last().itn[j];
         istop = forward_solver.last().istop;
+        for (std::size_t j = 0; j < itn.size(); ++j) {
+          itn[j] += transposed.itn.at(j);
+          istop[j] = std::max(istop[j], transposed.istop.at(j));
+        }
       } else {
+        // The one solve (CRAIG, solve_normal) reports in last_backward(); last() still holds
+        // the forward solve X = solver(A, B) above.
         auto g = sparsegrad::lstsq_backward(A, B, X, dX, solver);
         benchmark::DoNotOptimize(g.B.data());
-        itn = solver.last().itn, istop = solver.last().istop;
+        itn = solver.last_backward().itn, istop = solver.last_backward().istop;
       }
     }
   } catch (const std::exception& e) {

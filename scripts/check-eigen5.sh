@@ -1,29 +1,45 @@
 #!/usr/bin/env bash
 # CI: the core tests and the examples built and run against Eigen 5 (default: the Eigen 5.0.1
 # header tree in ../shared/eigen-5.0.1 next to the checkout, else /work/shared/eigen-5.0.1; a
-# compatibility build only, the project does not depend on it). That tree has headers only, so a minimal Eigen3 CMake package is written for it first
-# (Eigen3::Eigen and the version from Eigen/Version) and sparsegrad finds it through Eigen3_DIR,
-# as it would find a distribution's Eigen 5. Core only (no SuiteSparse, PETSc, LibTorch or
-# Python), -O1 with assertions on, then the installed package found by a consumer with Eigen 5; a compiler warning located in this repository fails the
-# script (not -Werror: GCC 12 reports false maybe-uninitialized warnings inside Eigen 5's own
-# packet code, at its location, even for -isystem headers).
+# compatibility build only, the project does not depend on it). That tree has headers only, so a
+# minimal Eigen3 CMake package is written for it first (Eigen3::Eigen and the version from
+# Eigen/Version) and sparsegrad finds it through Eigen3_DIR, as it would find a distribution's
+# Eigen 5. Core only (no SuiteSparse, PETSc, LibTorch or Python), -O1 with assertions on, then the
+# installed package found by a consumer with Eigen 5; a compiler warning located in this
+# repository fails the script (not -Werror: GCC 12 reports false maybe-uninitialized warnings
+# inside Eigen 5's own packet code, at its location, even for -isystem headers).
+#   check-eigen5.sh           every test and example (about 12 minutes on 2 cores from scratch)
+#   check-eigen5.sh --quick   three examples and three core test programs (operator, lsmr,
+#                             lstsq) only, each run; the consumer check as in the full run (CI)
+#   check-eigen5.sh --find    prints the Eigen 5 directory it would use, or fails with a message
 #   EIGEN5_INCLUDE_DIR=<dir with Eigen/>   the Eigen 5 headers
 #   BUILD_DIR=<dir>                        build directory (default build-eigen5, reused)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+mode=full
+case "${1:-}" in
+  "") ;;
+  --quick) mode=quick ;;
+  --find) mode=find ;;
+  *) echo "usage: check-eigen5.sh [--quick | --find]" >&2; exit 2 ;;
+esac
 eigen=${EIGEN5_INCLUDE_DIR:-}
 if [ -z "$eigen" ]; then
   eigen=/work/shared/eigen-5.0.1
   [ -d "$root/../shared/eigen-5.0.1" ] && eigen=$root/../shared/eigen-5.0.1
 fi
-eigen=$(cd "$eigen" && pwd)
-build=${BUILD_DIR:-$root/build-eigen5}
 [ -f "$eigen/Eigen/Version" ] || { echo "check-eigen5: no Eigen/Version in $eigen" >&2; exit 1; }
+eigen=$(cd "$eigen" && pwd)
 version=$(sed -n 's/^#define EIGEN_VERSION_STRING "\([0-9.]*\)".*/\1/p' "$eigen/Eigen/Version")
 case "$version" in
   5.*) ;;
   *) echo "check-eigen5: $eigen is Eigen '$version', expected 5.x" >&2; exit 1 ;;
 esac
+if [ "$mode" = find ]; then
+  echo "$eigen"
+  exit 0
+fi
+build=${BUILD_DIR:-$root/build-eigen5}
 
 package=$build/eigen-package
 mkdir -p "$package"
@@ -64,14 +80,33 @@ cmake -S "$root" -B "$build" -DEigen3_DIR="$package" -DCMAKE_BUILD_TYPE=Release 
   -DSPARSEGRAD_REQUIRE_ALL=ON >"$build/configure.log" || { cat "$build/configure.log"; exit 1; }
 grep -q "sparsegrad: Eigen $version ($package)" "$build/configure.log" ||
   { echo "check-eigen5: the build did not use $package" >&2; exit 1; }
-echo "== build the core tests and the examples"
-cmake --build "$build" -j "$(nproc)" 2>&1 | tee "$build/build.log"
+# The examples that finish on their own (progress cancels its solve after 10 s; the full run
+# builds it, --quick does not).
+examples=(solve_and_differentiate gradcheck custom_solver)
+if [ "$mode" = quick ]; then
+  echo "== build the examples and the operator, lsmr and lstsq tests"
+  targets=(--target "${examples[@]}" operator_test lsmr_test lstsq_test)
+else
+  echo "== build the core tests and the examples"
+  targets=()
+fi
+cmake --build "$build" -j "$(nproc)" "${targets[@]}" 2>&1 | tee "$build/build.log"
 if grep -E "^$root/[^:]+:[0-9]+:([0-9]+:)? warning:" "$build/build.log"; then
   echo "check-eigen5: warnings in sparsegrad's code with Eigen $version (above)" >&2
   exit 1
 fi
 echo "== run them"
-ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
+for example in "${examples[@]}"; do
+  echo "-- examples/$example"
+  "$build/examples/$example" >"$build/$example.log" 2>&1 ||
+    { cat "$build/$example.log"; echo "check-eigen5: examples/$example failed" >&2; exit 1; }
+done
+if [ "$mode" = quick ]; then
+  # Only the programs built above carry the label (the others are unlabelled _NOT_BUILT tests).
+  ctest --test-dir "$build" --output-on-failure -j "$(nproc)" -L core
+else
+  ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
+fi
 echo "== the installed package accepts Eigen $version: find_package(sparsegrad 0.2) in a consumer"
 rm -rf "$build/prefix" "$build/consumer"
 cmake --install "$build" --prefix "$build/prefix" >/dev/null
