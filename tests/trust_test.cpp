@@ -394,6 +394,7 @@ TEST_CASE("rank_deficient = refuse stays the default for the same matrix") {
   const Dense<double> b = random_dense<double>(A.rows(), 1, 211);
   sparsegrad::Lsmr<double> solver;
   const Dense<double> x = sparsegrad::lstsq(A, b, solver);
-  CHECK_THROWS_AS(sparsegrad::lstsq_backward(A, b, x, random_dense<double>(A.cols(), 1, 212), solver),
-                  std::domain_error);
+  CHECK_THROWS_AS(
+      sparsegrad::lstsq_backward(A, b, x, random_dense<double>(A.cols(), 1, 212), solver),
+      std::domain_error);
 }

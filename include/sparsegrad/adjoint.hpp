@@ -44,10 +44,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <stdexcept>
-#include <type_traits>
 #include <optional>
+#include <stdexcept>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -291,8 +291,8 @@ class AdjointEngine {
   /// outer-product term (u vᴴ) restricted to the pattern P, ‖(Δu vᴴ)|P‖_F ≤ ‖Δu‖ ρ(v) with
   /// ρ(v) = max_i ‖v restricted to row i of P‖, and ‖(u Δvᴴ)|P‖_F ≤ ‖Δv‖ γ(u) with γ(u) =
   /// max_l ‖u restricted to column l of P‖ (backend: pattern_row_max, pattern_col_max).
-  /// Tall: dA = −Σ_j dB_j X_jᴴ + r_j H_jᴴ, with Δr = A ΔX (Lsmr::solution_error bounds both); wide: dA = −Σ_j dB_j X_jᴴ − W_j V_jᴴ,
-  /// ΔV = Aᴴ ΔdB (the error of X is not included there).
+  /// Tall: dA = −Σ_j dB_j X_jᴴ + r_j H_jᴴ, with Δr = A ΔX (Lsmr::solution_error bounds both); wide:
+  /// dA = −Σ_j dB_j X_jᴴ − W_j V_jᴴ, ΔV = Aᴴ ΔdB (the error of X is not included there).
   double pattern_error_bound(const Terms& t) {
     const Eigen::Index k = be_.k();
     const double eps = double(Eigen::NumTraits<Real>::epsilon());
@@ -387,8 +387,9 @@ class AdjointEngine {
           concat("sparsegrad: ", where, ": the estimated relative error of dL/dA is ", g.error_A,
                  " and of dL/dB ", g.error_B, ", above the gradient tolerance ", tol,
                  " (options.gradient_tolerance). The backward solve ran on a problem with "
-                 "singular values estimated in [", min_of(diagnostics.sigma_min), ", ",
-                 max_of(diagnostics.sigma_max), "] (columns scaled to unit norm): the gradients "
+                 "singular values estimated in [",
+                 min_of(diagnostics.sigma_min), ", ", max_of(diagnostics.sigma_max),
+                 "] (columns scaled to unit norm): the gradients "
                  "are accurate to about eps*cond^2. Use a direct solver (sparsegrad::SparseQR, "
                  "or sparsegrad::SPQR with SuiteSparse), damping (options.damp > 0), or a looser "
                  "options.gradient_tolerance. (Or set options.throw_on_failure = false and read "
@@ -801,8 +802,7 @@ class EigenAdjointBackend {
     const Block dBt = t.dB.transpose(), Xt = X().transpose();
     Block rt, Ht, Wt, Vt;
     if (t.with_H)
-      rt = (t.R.cols() == k() ? t.R : minus(apply(in_.X), in_.B)).transpose(),
-      Ht = t.H.transpose();
+      rt = (t.R.cols() == k() ? t.R : minus(apply(in_.X), in_.B)).transpose(), Ht = t.H.transpose();
     if (t.with_null_space) Wt = t.W.transpose(), Vt = t.V.transpose();
     auto gradA = gradient_on_pattern(A_, [&](Eigen::Index i, Eigen::Index j) -> Scalar {
       if (k() == 0) return Scalar(0);
@@ -867,7 +867,8 @@ class EigenAdjointBackend {
   BackwardInputs<Scalar> in_;
   Block X_refined_;
   bool refined_ = false;
-  std::optional<Eigen::SparseMatrix<Working, Eigen::RowMajor, typename matrix_traits<AType>::StorageIndex>>
+  std::optional<
+      Eigen::SparseMatrix<Working, Eigen::RowMajor, typename matrix_traits<AType>::StorageIndex>>
       A_working_;
   DenseMatrix<Working> R_working_;
   Block probe_;

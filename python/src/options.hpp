@@ -29,12 +29,12 @@ enum class OnFailure { raise, warn };
 struct Options {
   std::string solver = "lsmr";  ///< a name of solver_names()
   double atol = 1e-6, btol = 1e-6, conlim = 1e8, damp = 0;
-  std::optional<Eigen::Index> maxiter;     ///< unset: the library's default limit
-  py::object x0 = py::none();              ///< (n,) or (n, k) initial guess of the forward solve
-  std::optional<bool> column_scaling;      ///< unset: automatic (LsmrOptions::column_scaling)
+  std::optional<Eigen::Index> maxiter;  ///< unset: the library's default limit
+  py::object x0 = py::none();           ///< (n,) or (n, k) initial guess of the forward solve
+  std::optional<bool> column_scaling;   ///< unset: automatic (LsmrOptions::column_scaling)
   std::optional<double> error_tolerance, gradient_tolerance;  ///< unset: the library's
-  bool scipy_compatible = false;           ///< LsmrOptions::scipy_compatible
-  py::object preconditioner = py::none();  ///< (n,) array d: M = diag(d)
+  bool scipy_compatible = false;                              ///< LsmrOptions::scipy_compatible
+  py::object preconditioner = py::none();                     ///< (n,) array d: M = diag(d)
   OnFailure on_failure = OnFailure::raise;
 };
 

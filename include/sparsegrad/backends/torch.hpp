@@ -58,8 +58,10 @@ struct TorchLsmr {
   Lsmr<double> d;
   explicit TorchLsmr(const LsmrOptions<double>& o) : d(o) {
     // float tensors with a preconditioner: refused by converted_options when used.
-    if (!o.preconditioner) f.options = converted_options<float>(o, "torch_lstsq");
-    else preconditioned = true;
+    if (!o.preconditioner)
+      f.options = converted_options<float>(o, "torch_lstsq");
+    else
+      preconditioned = true;
   }
   bool preconditioned = false;
 };

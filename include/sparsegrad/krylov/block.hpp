@@ -216,8 +216,8 @@ struct StoppingRule {
   Eigen::Index maxiter = 0;
   Real atol = 0, btol = 0, ctol = 0;
   bool trusted = false;
-  double tolerance = 0;                                    ///< the error estimate must be below
-  double eps = std::numeric_limits<Real>::epsilon();      ///< unit roundoff of the arithmetic
+  double tolerance = 0;                               ///< the error estimate must be below
+  double eps = std::numeric_limits<Real>::epsilon();  ///< unit roundoff of the arithmetic
 
   template <class Options>
   static StoppingRule from(const Options& opt, Eigen::Index m, Eigen::Index n, double tolerance) {

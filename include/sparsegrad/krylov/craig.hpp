@@ -185,11 +185,11 @@ struct CraigScalars : ColumnState<Real> {
   template <class Norms>
   void gate(int itn, const StoppingRule<Real>& rule, bool damped, double dmax, Norms&& norms) {
     if (!rule.trusted) return;
-    const bool success = this->istop == int(Stop::compatible) ||
-                         this->istop == int(Stop::compatible_eps);
+    const bool success =
+        this->istop == int(Stop::compatible) || this->istop == int(Stop::compatible_eps);
     const bool last = itn >= rule.maxiter;
-    const bool condition = this->istop == int(Stop::condition_limit) ||
-                           this->istop == int(Stop::condition_eps);
+    const bool condition =
+        this->istop == int(Stop::condition_limit) || this->istop == int(Stop::condition_eps);
     if (condition) {
       // ‖B_k‖_F‖P_k‖_F exceeds the true condition by up to a factor k, so it proves nothing
       // about the rank; the trusted run goes on to the singular-value test and the error
@@ -243,13 +243,12 @@ void craig_kernel(const Operator& op, const typename Space::Block& G, Eigen::Ind
   // scipy_compatible: LSQR's stationarity test on the same bidiagonal (see after_alpha);
   // trusted: the singular-value test of CraigScalars::gate.
   const Real rank_tol =
-      rule.trusted ? Real(0)
-                   : std::max(rule.atol, std::sqrt(std::numeric_limits<Real>::epsilon()));
+      rule.trusted ? Real(0) : std::max(rule.atol, std::sqrt(std::numeric_limits<Real>::epsilon()));
   const bool damped = damp != 0;
   auto norms = [&](Index col) {
     const double normH = double(Space::norm(H, col));
-    return std::pair<double, double>(
-        normH, scale.weighted_norm ? scale.weighted_norm(H, col) : normH);
+    return std::pair<double, double>(normH,
+                                     scale.weighted_norm ? scale.weighted_norm(H, col) : normH);
   };
 
   stats.resize(static_cast<std::size_t>(k));
@@ -366,9 +365,9 @@ LsmrResult<Scalar> craig_on_operator(
       const auto Aw = widened_matrix(op);
       const auto wide_op = make_operator(Aw);
       ColumnWeights<WideReal> w;
-      auto result = narrowed<Scalar>(craig_on_operator(
-          wide_op, DenseMatrix<Wide>(G.template cast<Wide>()), widened_options<Wide>(opt), where,
-          &w));
+      auto result =
+          narrowed<Scalar>(craig_on_operator(wide_op, DenseMatrix<Wide>(G.template cast<Wide>()),
+                                             widened_options<Wide>(opt), where, &w));
       if (weights_out) {
         weights_out->d = w.d.template cast<Real>();
         weights_out->empty = w.empty, weights_out->zero_stored = w.zero_stored;
@@ -379,8 +378,9 @@ LsmrResult<Scalar> craig_on_operator(
   }
   const ColumnWeights<Real> w = krylov_weights<Real>(where, op, opt, opt.column_scaling);
   if (weights_out) *weights_out = w;
-  const auto c = opt.scipy_compatible ? Eigen::Matrix<Real, Eigen::Dynamic, 1>::Ones(G.cols()).eval()
-                                      : column_rescaling<Real>(G);
+  const auto c = opt.scipy_compatible
+                     ? Eigen::Matrix<Real, Eigen::Dynamic, 1>::Ones(G.cols()).eval()
+                     : column_rescaling<Real>(G);
   LsmrResult<Scalar> result;
   if (!w.scaled && (c.array() == 1).all()) {
     craig_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(op), G, G.cols(), opt, result.X,

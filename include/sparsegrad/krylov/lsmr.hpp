@@ -314,24 +314,25 @@ struct LsmrScalars : ColumnState<Real> {
     return int(stop);
   }
 
-  /// The estimated relative error of x and its rounding floor, for x = D y / c (D the column
-  /// weights, max dmax; c the rescaling of b) from the state of y: with Ã = [A D; λI] and
-  /// y* − y_k = Ã⁺ r̃_k (full column rank), ‖y* − y_k‖ ≤ min(‖r̃_k‖/σ_min, ‖Ãᴴr̃_k‖/σ_min²),
+  /// The estimated relative error of x and its rounding floor, for x = x0 + D y / c (D the
+  /// column weights, max dmax; c the rescaling of b) from the state of y: with Ã = [A D; λI]
+  /// and y* − y_k = Ã⁺ r̃_k (full column rank), ‖y* − y_k‖ ≤ min(‖r̃_k‖/σ_min, ‖Ãᴴr̃_k‖/σ_min²),
   /// σ_min estimated by the bidiagonal's (krylov/bidiagonal.hpp). ‖x − x*‖ ≤ dmax‖y − y*‖/c and
-  /// ‖x‖ = ‖D y‖/c. The floor is the least-squares perturbation bound for backward errors of
-  /// order eps (Wedin; Higham, "Accuracy and Stability of Numerical Algorithms", §20.1):
-  /// eps (κ + κ² ‖r‖/(σ_max ‖y‖)): the accuracy no stopping test can improve on.
-  std::pair<double, double> errors(double eps, double dmax, double normDy) const {
+  /// ‖x‖ = ‖c x0 + D y‖/c (normx_scaled). The floor is the least-squares perturbation bound for
+  /// backward errors of order eps (Wedin; Higham, "Accuracy and Stability of Numerical
+  /// Algorithms", §20.1): eps (κ‖y‖ + κ² ‖r‖/σ_max) absolutely, the accuracy no stopping test can
+  /// improve on.
+  std::pair<double, double> errors(double eps, double dmax, double normx_scaled) const {
     const double inf = std::numeric_limits<double>::infinity();
     const double normy = double(this->normx), smin = this->sigma_min, smax = this->sigma_max;
-    if (!(normy > 0) || !(normDy > 0)) return {this->normar == 0 ? 0.0 : inf, 0.0};
+    if (!(normx_scaled > 0)) return {this->normar == 0 ? 0.0 : inf, 0.0};
     if (!(smin > 0)) return {inf, inf};
     const double kappa = smax / smin;
     const double absolute =
         std::min(double(this->normr) / smin, double(this->normar) / smin / smin);
-    const double factor = dmax * normy / normDy;
-    const double floor = eps * (kappa + kappa * kappa * double(this->normr) / (smax * normy));
-    return {std::max(absolute / normy, floor) * factor, floor * factor};
+    const double floor = eps * (kappa * normy + kappa * kappa * double(this->normr) / smax);
+    const double factor = dmax / normx_scaled;
+    return {std::max(absolute, floor) * factor, floor * factor};
   }
 
   /// The trust gate after scipy's tests `code` (see StoppingRule): a success (istop 1, 2, 4, 5)
@@ -354,11 +355,12 @@ struct LsmrScalars : ColumnState<Real> {
   }
 };
 
-/// How the kernel measures x for its error estimates: x = D y (see LsmrScalars::errors).
+/// How the kernel measures x for its error estimates: x = x0 + D y / c (see
+/// LsmrScalars::errors).
 template <class Space>
 struct ErrorScale {
   double dmax = 1;
-  /// ‖D y_j‖ for column j of the kernel's X; null: ‖y_j‖ (D = I).
+  /// ‖c_j x0_j + D y_j‖ for column j of the kernel's X; null: ‖y_j‖ (D = I, no x0).
   std::function<double(const typename Space::Block&, Eigen::Index)> weighted_norm;
 };
 
@@ -656,8 +658,8 @@ LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar
       throw_invalid(where, "options.preconditioner",
                     concat("size ", op.cols(), " (the columns of A)"), concat("size ", M.size()));
     const PreconditionedOperator<Operator, Scalar> preconditioned(op, M);
-    lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(preconditioned), correction(),
-                                         nullptr, B.cols(), opt, result.X, result);
+    lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(preconditioned), correction(), nullptr,
+                                         B.cols(), opt, result.X, result);
     DenseMatrix<Scalar> X;
     M.apply(result.X, X);
     if (has_x0) X += opt.x0;
@@ -668,8 +670,9 @@ LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar
   }
   const ColumnWeights<Real> w = krylov_weights<Real>(
       where, op, opt, use_preconditioner ? opt.column_scaling : std::optional<bool>(false));
-  const auto c = opt.scipy_compatible ? Eigen::Matrix<Real, Eigen::Dynamic, 1>::Ones(B.cols()).eval()
-                                      : column_rescaling<Real>(B);
+  const auto c = opt.scipy_compatible
+                     ? Eigen::Matrix<Real, Eigen::Dynamic, 1>::Ones(B.cols()).eval()
+                     : column_rescaling<Real>(B);
   if (!w.scaled && (c.array() == 1).all()) {
     lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(op), B, has_x0 ? &opt.x0 : nullptr,
                                          B.cols(), opt, result.X, result);
@@ -682,8 +685,11 @@ LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar
   const ScaledOperator<Operator, Scalar> scaled_op(op, w.d);
   ErrorScale<EigenBlockSpace<Scalar>> es;
   es.dmax = double(w.max);
-  es.weighted_norm = [&w](const DenseMatrix<Scalar>& Y, Eigen::Index j) {
-    return double(w.weighted_norm(Y.col(j)));
+  es.weighted_norm = [&](const DenseMatrix<Scalar>& Y, Eigen::Index j) {
+    if (!has_x0) return double(w.weighted_norm(Y.col(j)));
+    const DenseMatrix<Scalar> x =
+        w.d.template cast<Scalar>().cwiseProduct(Y.col(j)) + Scalar(c[j]) * opt.x0.col(j);
+    return double(x.stableNorm());
   };
   lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(scaled_op), R, nullptr, B.cols(), scaled,
                                        result.X, result, es);

@@ -76,7 +76,8 @@ struct ColumnWeights {
 /// The column norms of a sparse matrix in long double (no overflow for entries near the ends of
 /// the range), with the count of stored entries per column.
 template <class Matrix>
-void column_norms(const Matrix& A, std::vector<long double>& norm2, std::vector<Eigen::Index>& nnz) {
+void column_norms(const Matrix& A, std::vector<long double>& norm2,
+                  std::vector<Eigen::Index>& nnz) {
   norm2.assign(std::size_t(cols_of(A)), 0.0L);
   nnz.assign(norm2.size(), 0);
   for_each_entry(A, [&](Eigen::Index, Eigen::Index, Eigen::Index j, const auto& v) {
@@ -151,7 +152,8 @@ class ScaledOperator {
   template <class In, class Out>
   void apply_adjoint(const In& U, Out&& Y) const {
     op_.apply_adjoint(U, Y);
-    for (Eigen::Index c = 0; c < Y.cols(); ++c) Y.col(c).array() *= d_.template cast<Scalar>().array();
+    for (Eigen::Index c = 0; c < Y.cols(); ++c)
+      Y.col(c).array() *= d_.template cast<Scalar>().array();
   }
 
  private:

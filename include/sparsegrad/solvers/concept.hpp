@@ -104,17 +104,16 @@ template <class S, class = void>
 struct detect_rank_policy : std::false_type {};
 template <class S>
 struct detect_rank_policy<
-    S, std::enable_if_t<std::is_same<std::decay_t<decltype(std::declval<const S&>()
-                                                                .options.rank_deficient)>,
-                                     RankDeficient>::value>> : std::true_type {};
+    S, std::enable_if_t<
+           std::is_same<std::decay_t<decltype(std::declval<const S&>().options.rank_deficient)>,
+                        RankDeficient>::value>> : std::true_type {};
 
 template <class S, class M, class = void>
 struct detect_solution_error : std::false_type {};
 template <class S, class M>
-struct detect_solution_error<
-    S, M,
-    std::void_t<decltype(std::declval<const S&>().solution_error(std::declval<const M&>(),
-                                                                 std::declval<const M&>()))>>
+struct detect_solution_error<S, M,
+                             std::void_t<decltype(std::declval<const S&>().solution_error(
+                                 std::declval<const M&>(), std::declval<const M&>()))>>
     : std::true_type {};
 
 template <class S, class = void>
@@ -284,13 +283,16 @@ inline std::string failure_advice(const Diagnostics& d) {
   }
   std::string out;
   if (inaccurate)
-    out += "(A is too ill-conditioned for the accuracy asked for: the rounding floor eps*cond^2 "
-           "of the estimated condition is above the tolerance; use a direct solver "
-           "(sparsegrad::SparseQR, or sparsegrad::SPQR with SuiteSparse), damping (options.damp > 0), or loosen "
-           "options.error_tolerance / options.gradient_tolerance) ";
+    out +=
+        "(A is too ill-conditioned for the accuracy asked for: the rounding floor eps*cond^2 "
+        "of the estimated condition is above the tolerance; use a direct solver "
+        "(sparsegrad::SparseQR, or sparsegrad::SPQR with SuiteSparse), damping (options.damp > 0), "
+        "or loosen "
+        "options.error_tolerance / options.gradient_tolerance) ";
   if (limit)
-    out += "(raise options.maxiter: the estimated error is still above the tolerance; a direct "
-           "solver gives the answer when A is ill-conditioned) ";
+    out +=
+        "(raise options.maxiter: the estimated error is still above the tolerance; a direct "
+        "solver gives the answer when A is ill-conditioned) ";
   if (condition) out += "(raise options.conlim, or use a direct solver) ";
   if (callback) out += "(options.callback asked to stop) ";
   return out + "(or set options.throw_on_failure = false and read the diagnostics)";
@@ -309,13 +311,11 @@ inline void require_solved(const char* where, const char* method, const Diagnost
                           " to ", d.sigma_max[j],
                           "): A is rank-deficient, or its condition number (with columns scaled "
                           "to unit norm) is above 1/sqrt(eps), and (A^T A)^-1 G does not exist "
-                          "without damping; set options.damp > 0"
-                          ));
+                          "without damping; set options.damp > 0"));
   if (throw_on_failure && !d.converged())
-    throw convergence_error(
-        concat("sparsegrad: ", where, ": ", method, " did not converge: ", d.failure_summary(),
-               "\n  ", failure_advice(d)),
-        d);
+    throw convergence_error(concat("sparsegrad: ", where, ": ", method, " did not converge: ",
+                                   d.failure_summary(), "\n  ", failure_advice(d)),
+                            d);
 }
 
 }  // namespace detail

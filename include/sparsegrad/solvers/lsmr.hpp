@@ -169,7 +169,8 @@ typename Lsmr<Scalar>::Matrix Lsmr<Scalar>::solve_normal(const AType& A, const M
   // those entries does not exist (unlike a column with no stored entry, which has no gradient
   // to give): refuse it as rank deficiency.
   if (options.damp == 0 && !backward_weights_.zero_stored.empty())
-    detail::throw_domain(where, "A", "full column rank (no column whose stored entries are all zero)",
+    detail::throw_domain(where, "A",
+                         "full column rank (no column whose stored entries are all zero)",
                          detail::concat("column ", backward_weights_.zero_stored.front(),
                                         " with stored entries that are all zero (",
                                         backward_weights_.zero_stored.size(),
