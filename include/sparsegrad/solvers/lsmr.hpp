@@ -52,7 +52,7 @@ class Lsmr {
 
   /// H = (AᴴA + λ²I)⁻¹G by CRAIG on the same Golub–Kahan process (craig.hpp): the one solve of
   /// the backward pass (dB = A·H). Throws std::domain_error for an inconsistent AᴴY = G
-  /// (rank-deficient A). options.x0 is ignored; last() holds H and CRAIG's diagnostics.
+  /// (rank-deficient A). options.x0 is ignored; last_backward() holds H and CRAIG's diagnostics.
   template <class AType>
   Matrix solve_normal(const AType& A, const Matrix& G);
 
