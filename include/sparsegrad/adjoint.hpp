@@ -91,6 +91,7 @@ struct AdjointTerms {
   /// Per column j of dX, estimated absolute errors of dB_j, of H_j (tall) or W_j (wide), and of
   /// X_j; empty when unknown.
   std::vector<double> error_dB, error_HW, error_X, error_AX;  // error_AX: of A·X
+  std::vector<double> error_V;  // wide: of V = dX − Aᴴ dB (the solve's error of Aᴴ·dB)
   Diagnostics diagnostics;
   double gradient_tolerance = std::numeric_limits<double>::quiet_NaN();
   bool throw_on_failure = true;
@@ -253,7 +254,7 @@ class AdjointEngine {
     // A solve that made no estimate for some column (NaN): no estimates, no gate.
     for (Eigen::Index j = 0; j < (t.with_H ? k : 2 * k); ++j)
       if (std::isnan(d->error[std::size_t(j)]) ||
-          (t.with_H && std::isnan(d->error_image[std::size_t(j)])))
+          ((t.with_H || j < k) && std::isnan(d->error_image[std::size_t(j)])))
         return;
     // The rounding of H to the scalar type and of dB = A·H formed in it: eps‖|A||H|‖, which
     // exceeds eps‖dB‖ by up to cond(A) (cancellation in the product).
@@ -268,6 +269,8 @@ class AdjointEngine {
       } else {
         t.error_dB.push_back(d->error[jj] * double(be_.norm(t.dB, j)));
         t.error_HW.push_back(d->error[jj + std::size_t(k)] * double(be_.norm(t.W, j)));
+        // The solve on Aᴴ estimates the error of its image Aᴴ·dB = dX − V too.
+        t.error_V.push_back(d->error_image[jj] * double(be_.norm(be_.minus(be_.dX(), t.V), j)));
       }
     }
     if constexpr (Traits::template has_solution_error<Block>) {
@@ -321,7 +324,8 @@ class AdjointEngine {
       const auto gamma_W = be_.pattern_col_max(t.W);
       for (Eigen::Index j = 0; j < k; ++j) {
         const auto jj = static_cast<std::size_t>(j);
-        bound += t.error_HW[jj] * rhoV[jj] + normA * t.error_dB[jj] * gamma_W[jj];
+        const double eV = t.error_V.empty() ? normA * t.error_dB[jj] : t.error_V[jj];
+        bound += t.error_HW[jj] * rhoV[jj] + eV * gamma_W[jj];
       }
     }
     return bound;
