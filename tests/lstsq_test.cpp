@@ -300,18 +300,24 @@ TEST_CASE("backward at default options: rank-deficient real matrices throw, full
 
 TEST_CASE("an unconverged backward solve is reported as such, not as rank deficiency",
           "[backward][rank]") {
-  // lp_e226_T has full column rank (κ ≈ 9e3); at maxiter = 50 neither LSMR nor CRAIG converge.
-  // With throw_on_failure = false the forward returns, and the backward must say that its solve
-  // did not converge rather than call A rank-deficient.
+  // lp_e226_T has full column rank (κ ≈ 9e3); at maxiter = 10 neither LSMR nor CRAIG converge.
+  // With throw_on_failure = false both return, and the backward reports its own non-convergence
+  // (istop 7, an error estimate above the tolerance) rather than call A rank-deficient; with
+  // throw_on_failure = true it throws convergence_error advising more iterations.
   const auto A = load_matrix("lp_e226_T.mtx");
   const Dense<double> b = generated_rhs(A.rows());
   sparsegrad::LsmrOptions<double> opt;
   opt.throw_on_failure = false;
-  opt.maxiter = 50;
+  opt.maxiter = 10;
   sparsegrad::Lsmr<double> solver(opt);
   const Dense<double> X = sparsegrad::lstsq(A, b, solver);
   REQUIRE(solver.last().istop[0] == 7);
   const Dense<double> dX = random_dense<double>(A.cols(), 1, 42);
+  const auto g = sparsegrad::lstsq_backward(A, b, X, dX, solver);
+  REQUIRE(g.diagnostics.size() == 1);
+  CHECK(g.diagnostics.stop(0) == sparsegrad::Stop::iteration_limit);
+  CHECK_FALSE(g.error_A <= 1.2e-4);
+  solver.options.throw_on_failure = true;
   CHECK_THROWS_AS(sparsegrad::lstsq_backward(A, b, X, dX, solver), sparsegrad::convergence_error);
   CHECK_THROWS_WITH(sparsegrad::lstsq_backward(A, b, X, dX, solver),
                     Catch::Contains("did not converge") && Catch::Contains("maxiter"));
