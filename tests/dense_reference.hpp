@@ -112,12 +112,14 @@ DenseGradient<Scalar> dense_finite_differences(const Dense<Scalar>& A, const Den
   DenseGradient<Scalar> out;
   out.dA = Dense<Scalar>::Zero(A.rows(), A.cols());
   out.dB = Dense<Scalar>::Zero(B.rows(), B.cols());
-  for (auto [i, j] : entries)
+  for (const auto& entry : entries) {
+    const int i = entry.first, j = entry.second;  // not a structured binding: the lambda captures
     out.dA(i, j) = derivative([&](Scalar delta) {
       Dense<Scalar> Ap = A;
       Ap(i, j) += delta;
       return loss(Ap, B, damp);
     });
+  }
   for (Eigen::Index j = 0; j < B.cols(); ++j)
     for (Eigen::Index i = 0; i < B.rows(); ++i)
       out.dB(i, j) = derivative([&](Scalar delta) {

@@ -85,7 +85,7 @@ template <class Block, class Real>
 struct AdjointTerms {
   Block dB, H, W, V, R;  // R = AX − B (tall)
   Block S;               // Aᴴ(B − AX) − λ²X (tall, for the refinement of X)
-  bool S_valid = false, X_refined = false;  // X_refined: the backend's X is X + ΔX
+  bool S_valid = false;
   bool with_H = false, with_null_space = false;
   Real ddamp = 0;
   /// Per column j of dX, estimated absolute errors of dB_j, of H_j (tall) or W_j (wide), and of
@@ -260,6 +260,7 @@ class AdjointEngine {
     // exceeds eps‖dB‖ by up to cond(A) (cancellation in the product).
     const double eps = double(Eigen::NumTraits<Real>::epsilon());
     const std::vector<double> absAH = t.with_H ? be_.abs_product_norms(t.H) : std::vector<double>();
+    const Block AtdB = t.with_H ? Block() : be_.minus(be_.dX(), t.V);  // wide: Aᴴ dB = dX − V
     for (Eigen::Index j = 0; j < k; ++j) {
       const auto jj = static_cast<std::size_t>(j);
       if (t.with_H) {
@@ -270,7 +271,7 @@ class AdjointEngine {
         t.error_dB.push_back(d->error[jj] * double(be_.norm(t.dB, j)));
         t.error_HW.push_back(d->error[jj + std::size_t(k)] * double(be_.norm(t.W, j)));
         // The solve on Aᴴ estimates the error of its image Aᴴ·dB = dX − V too.
-        t.error_V.push_back(d->error_image[jj] * double(be_.norm(be_.minus(be_.dX(), t.V), j)));
+        t.error_V.push_back(d->error_image[jj] * double(be_.norm(AtdB, j)));
       }
     }
     if constexpr (Traits::template has_solution_error<Block>) {
@@ -296,17 +297,22 @@ class AdjointEngine {
   /// max_l ‖u restricted to column l of P‖ (backend: pattern_row_max, pattern_col_max).
   /// Tall: dA = −Σ_j dB_j X_jᴴ + r_j H_jᴴ, with Δr = A ΔX (Lsmr::solution_error bounds both); wide:
   /// dA = −Σ_j dB_j X_jᴴ − W_j V_jᴴ, ΔV = Aᴴ ΔdB (the error of X is not included there).
-  double pattern_error_bound(const Terms& t) {
+  /// Returns the bound and the part of it that comes from the error of X.
+  struct ErrorBound {
+    double total = 0, from_X = 0;
+  };
+  ErrorBound pattern_error_bound(const Terms& t) {
     const Eigen::Index k = be_.k();
     const double eps = double(Eigen::NumTraits<Real>::epsilon());
     const double normA = double(be_.norm_A());
     const auto rhoX = be_.pattern_row_max(be_.X());
     const auto gamma_dB = be_.pattern_col_max(t.dB);
-    double bound = 0;
+    double bound = 0, from_X = 0;
     for (Eigen::Index j = 0; j < k; ++j) {
       const auto jj = static_cast<std::size_t>(j);
       const double eX = t.error_X.empty() ? 0.0 : t.error_X[jj];
-      bound += t.error_dB[jj] * rhoX[jj] + eX * gamma_dB[jj];
+      bound += t.error_dB[jj] * rhoX[jj];
+      from_X += eX * gamma_dB[jj];
     }
     if (t.with_H) {
       const auto rhoH = be_.pattern_row_max(t.H);
@@ -317,7 +323,8 @@ class AdjointEngine {
         // and the rounding of the assembly, eps (|dB||X|ᴴ + |r||H|ᴴ) on the pattern
         const double rounding =
             eps * (double(be_.norm(t.dB, j)) * rhoX[jj] + double(be_.norm(t.R, j)) * rhoH[jj]);
-        bound += eAX * rhoH[jj] + t.error_HW[jj] * gamma_r[jj] + rounding;
+        bound += t.error_HW[jj] * gamma_r[jj] + rounding;
+        from_X += eAX * rhoH[jj];
       }
     } else {
       const auto rhoV = be_.pattern_row_max(t.V);
@@ -328,7 +335,7 @@ class AdjointEngine {
         bound += t.error_HW[jj] * rhoV[jj] + eV * gamma_W[jj];
       }
     }
-    return bound;
+    return {bound + from_X, from_X};
   }
 
   /// Assembles the gradients with their error estimates (g.error_A, g.error_B, g.diagnostics).
@@ -338,12 +345,9 @@ class AdjointEngine {
     double bound_A = 0, x_share = 0;
     long double bound_B = 0, normdB = 0;  // sums of squares beyond double's range at 1e±150
     if (estimated) {
-      bound_A = pattern_error_bound(t);
-      if (bound_A > 0) {
-        Terms without_X = t;
-        without_X.error_X.clear(), without_X.error_AX.clear();
-        x_share = 1 - pattern_error_bound(without_X) / bound_A;
-      }
+      const ErrorBound bound = pattern_error_bound(t);
+      bound_A = bound.total;
+      if (bound_A > 0) x_share = bound.from_X / bound_A;
       for (Eigen::Index j = 0; j < be_.k(); ++j) {
         const long double e = t.error_dB[static_cast<std::size_t>(j)];
         const long double v = be_.norm(t.dB, j);
@@ -417,17 +421,17 @@ class AdjointEngine {
     const Diagnostics* d = traits_of<Solver>::backward_diagnostics(solver);
     const Eigen::Index k = be_.k();
     if (!d || static_cast<Eigen::Index>(d->size()) < k) return false;
+    for (Eigen::Index j = 0; j < k; ++j)
+      if (std::isnan(d->error[static_cast<std::size_t>(j)])) return false;
     t.R = be_.refine_solution(dXs);
     const double eps = double(Eigen::NumTraits<Real>::epsilon());
     const double normA = double(be_.norm_A());
     for (Eigen::Index j = 0; j < k; ++j) {
       const auto jj = static_cast<std::size_t>(j);
-      if (std::isnan(d->error[jj])) return false;
       const double solve = d->error[jj] * double(be_.norm(dXs, j));
       t.error_X[jj] = solve + eps * double(be_.norm(be_.X(), j));
       t.error_AX[jj] = normA * solve + eps * double(be_.norm(t.R, j));
     }
-    t.X_refined = true;
     return true;
   }
 

@@ -740,11 +740,6 @@ class AdjointBackend {
     for (Eigen::Index c = 0; c < out.size(); ++c) check(VecAXPY(out.at(c), -1.0, b[c]), "VecAXPY");
     return out;
   }
-  static Block scaled(const Block& a, Real s) {
-    Block out = a;
-    for (Eigen::Index c = 0; c < out.size(); ++c) check(VecScale(out.at(c), s), "VecScale");
-    return out;
-  }
   static Block join(std::initializer_list<const Block*> parts) {
     std::vector<Vec> all;
     for (const Block* p : parts)

@@ -393,11 +393,7 @@ LsmrResult<Scalar> craig_on_operator(
   const DenseMatrix<Scalar> R =
       w.d.template cast<Scalar>().asDiagonal() * G * c.template cast<Scalar>().asDiagonal();
   const ScaledOperator<Operator, Scalar> scaled_op(op, w.d);
-  ErrorScale<EigenBlockSpace<Scalar>> es;
-  es.dmax = double(w.max);
-  es.weighted_norm = [&w](const DenseMatrix<Scalar>& Y, Eigen::Index j) {
-    return double(w.weighted_norm(Y.col(j)));
-  };
+  const auto es = weighted_error_scale<Scalar>(w);
   craig_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(scaled_op), R, G.cols(), scaled,
                                         result.X, result, es);
   for (Eigen::Index j = 0; j < G.cols(); ++j) {

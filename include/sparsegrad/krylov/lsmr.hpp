@@ -364,6 +364,17 @@ struct ErrorScale {
   std::function<double(const typename Space::Block&, Eigen::Index)> weighted_norm;
 };
 
+/// The ErrorScale of a solve on A D with Eigen blocks and no x0: ‖D y_j‖.
+template <class Scalar, class Real>
+ErrorScale<EigenBlockSpace<Scalar>> weighted_error_scale(const ColumnWeights<Real>& w) {
+  ErrorScale<EigenBlockSpace<Scalar>> es;
+  es.dmax = double(w.max);
+  es.weighted_norm = [&w](const DenseMatrix<Scalar>& Y, Eigen::Index j) {
+    return double(w.weighted_norm(Y.col(j)));
+  };
+  return es;
+}
+
 /// The iteration's progress for options.callback; false from the callback stops every column.
 template <class Options, class Real>
 bool report_progress(const Options& opt, int itn, std::vector<LsmrScalars<Real>>& state,
@@ -683,14 +694,13 @@ LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar
   if (opt.damp > 0) scaled.damp = opt.damp * w.max;  // damped: D = s I (no column scaling)
   const DenseMatrix<Scalar> R = correction() * c.template cast<Scalar>().asDiagonal();
   const ScaledOperator<Operator, Scalar> scaled_op(op, w.d);
-  ErrorScale<EigenBlockSpace<Scalar>> es;
-  es.dmax = double(w.max);
-  es.weighted_norm = [&](const DenseMatrix<Scalar>& Y, Eigen::Index j) {
-    if (!has_x0) return double(w.weighted_norm(Y.col(j)));
-    const DenseMatrix<Scalar> x =
-        w.d.template cast<Scalar>().cwiseProduct(Y.col(j)) + Scalar(c[j]) * opt.x0.col(j);
-    return double(x.stableNorm());
-  };
+  ErrorScale<EigenBlockSpace<Scalar>> es = weighted_error_scale<Scalar>(w);
+  if (has_x0)
+    es.weighted_norm = [&](const DenseMatrix<Scalar>& Y, Eigen::Index j) {
+      const DenseMatrix<Scalar> x =
+          w.d.template cast<Scalar>().cwiseProduct(Y.col(j)) + Scalar(c[j]) * opt.x0.col(j);
+      return double(x.stableNorm());
+    };
   lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(scaled_op), R, nullptr, B.cols(), scaled,
                                        result.X, result, es);
   for (Eigen::Index j = 0; j < B.cols(); ++j) {
