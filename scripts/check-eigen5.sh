@@ -9,8 +9,8 @@
 # repository fails the script (not -Werror: GCC 12 reports false maybe-uninitialized warnings
 # inside Eigen 5's own packet code, at its location, even for -isystem headers).
 #   check-eigen5.sh           every test and example (about 12 minutes on 2 cores from scratch)
-#   check-eigen5.sh --quick   three examples and three core test programs (operator, lsmr,
-#                             lstsq) only, each run; the consumer check as in the full run (CI)
+#   check-eigen5.sh --quick   three examples and the core test program (sparsegrad_core_tests)
+#                             only, each run; the consumer check as in the full run (CI)
 #   check-eigen5.sh --find    prints the Eigen 5 directory it would use, or fails with a message
 #   EIGEN5_INCLUDE_DIR=<dir with Eigen/>   the Eigen 5 headers
 #   BUILD_DIR=<dir>                        build directory (default build-eigen5, reused)
@@ -84,10 +84,10 @@ grep -q "sparsegrad: Eigen $version ($package)" "$build/configure.log" ||
 # builds it, --quick does not).
 examples=(solve_and_differentiate gradcheck custom_solver)
 if [ "$mode" = quick ]; then
-  echo "== build the examples and the operator, lsmr and lstsq tests"
-  targets=(--target "${examples[@]}" operator_test lsmr_test lstsq_test)
+  echo "== build the examples and the core tests"
+  targets=(--target "${examples[@]}" sparsegrad_core_tests)
 else
-  echo "== build the core tests and the examples"
+  echo "== build every test and example"
   targets=()
 fi
 cmake --build "$build" -j "$(nproc)" "${targets[@]}" 2>&1 | tee "$build/build.log"

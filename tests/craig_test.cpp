@@ -18,13 +18,6 @@ Dense<double> dense_normal_solve(const Dense<double>& A, const Dense<double>& G,
 }
 
 template <class Scalar>
-sparsegrad::LsmrOptions<Scalar> tight() {
-  auto opt = tight_options<sparsegrad::LsmrOptions<Scalar>>();
-  if (std::is_same<Scalar, float>::value) opt.atol = opt.btol = Scalar(1e-6);
-  return opt;
-}
-
-template <class Scalar>
 double tolerance(double for_double) {
   return std::is_same<Scalar, float>::value ? 1e-3 : for_double;
 }
@@ -39,6 +32,7 @@ TEMPLATE_TEST_CASE("solve_normal gives (A^T A + damp^2 I)^-1 G", "[craig]", floa
   for (double damp : {0.0, 0.5}) {
     CAPTURE(damp);
     auto opt = tight<Scalar>();
+    if (std::is_same<Scalar, float>::value) opt.atol = opt.btol = Scalar(1e-6);
     opt.damp = Scalar(damp);
     sparsegrad::Lsmr<Scalar> solver(opt);
     const Dense<Scalar> H = solver.solve_normal(A, G);
