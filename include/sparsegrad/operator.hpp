@@ -19,11 +19,15 @@
 ///   row is one sum over the stored entries of one row (column) of A, taken in storage order and
 ///   started from 0, by one thread. With OpenMP the rows are split between threads in blocks of
 ///   equal nonzero count; the result does not depend on the number of threads.
-/// - The product against the storage order (Aᴴ·U for CSR, A·V for CSC) is either a gather over
-///   a copy of A in the other storage order, made once when the operator is built (O(nnz)
-///   memory, parallel), or a serial scatter over A (no extra memory). Both add the terms of
-///   every output entry in the same order (increasing index of the stored row/column), so they
-///   give the same bits; see TransposedProduct.
+/// - The product against the storage order (Aᴴ·U for CSR, A·V for CSC) is one of three kernels
+///   (TransposedProduct): a serial scatter over A (no extra memory); a gather over a copy of A
+///   in the other storage order (O(nnz) memory, parallel); or a chunked scatter: A's outer
+///   range is cut into C chunks of about equal nonzero count, each chunk scatters into its own
+///   accumulator (chunks run in parallel) and the accumulators are added in chunk order. The
+///   scatter and the copy add the terms of every output entry in increasing index of the stored
+///   row/column, so they give the same bits; the chunked scatter adds C ordered partial sums.
+///   C depends on A alone (never on the thread count or on k), so every kernel's result is the
+///   same on 1 thread and on many, and the same per column for one right-hand side or a block.
 /// - For k > 1 the input block is first transposed into a k-interleaved workspace so that A is
 ///   read once for all k columns; each column's sum keeps the order of the k = 1 product, so a
 ///   block run gives, per column, exactly the bits of a single-column run.
@@ -51,15 +55,23 @@
 namespace sparsegrad {
 
 /// How the sparse operators compute the product that runs against A's storage order
-/// (Aᴴ·U when A is CSR, A·V when A is CSC). Both choices give bit-identical results.
+/// (Aᴴ·U when A is CSR, A·V when A is CSC). `scatter` and `copy` give the bits of scipy's
+/// csr_matvec / csc_matvec order; `chunked` adds C ordered partial sums (see the file comment).
 enum class TransposedProduct {
-  /// `copy` when more than one OpenMP thread is available, `scatter` otherwise.
+  /// The fastest choice that needs no thread-dependent order: `chunked` when the product's
+  /// output is the shorter side of A (Aᴴ·U of a tall CSR A: the accumulators stay in cache),
+  /// else `copy` (made at the first such product) with more than one OpenMP thread and
+  /// `scatter` with one. The solvers use `scatter` instead with options.scipy_compatible.
   automatic,
   /// Gather over a copy of A in the other storage order, made once (nnz values and indices
   /// more memory); runs in parallel.
   copy,
   /// Serial scatter over A itself: no extra memory, one thread.
-  scatter
+  scatter,
+  /// Scatter in C chunks of A's outer range, in parallel, into C − 1 extra accumulators of the
+  /// output's size (C ≤ 16, chosen from nnz and the output's length so that the accumulators
+  /// cost at most 1/8 of the scatter's work); C = 1 is the serial scatter.
+  chunked
 };
 
 namespace detail {
@@ -221,6 +233,107 @@ void scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index
     for (Index i = 0; i < inner_size; ++i) Y[i + c * ldy] = yw[i * k + c];
 }
 
+/// The chunks of the chunked scatter over S (output length inner_size): C + 1 outer positions,
+/// C the largest power of two ≤ 16 with C · inner_size ≤ nnz / 8 (so that filling and adding
+/// the accumulators costs at most an eighth of the scatter itself), chunk q holding the outers
+/// from which about q/C of the stored entries on. Counted over the stored entries, not the
+/// storage, so a compressed A and an uncompressed one with free slots get the same chunks.
+template <class View>
+std::vector<Eigen::Index> scatter_chunks(const View& S, Eigen::Index inner_size) {
+  using Index = Eigen::Index;
+  Index nnz = 0;
+  for (Index o = 0; o < S.outer_size; ++o) nnz += S.end(o) - S.begin(o);
+  Index C = 1;
+  while (C < 16 && 2 * C * inner_size * 8 <= nnz) C *= 2;
+  std::vector<Index> bounds(static_cast<std::size_t>(C + 1), S.outer_size);
+  bounds[0] = 0;
+  Index seen = 0, q = 1;
+  for (Index o = 0; o < S.outer_size && q < C; ++o) {
+    while (q < C && seen >= nnz * q / C) bounds[static_cast<std::size_t>(q++)] = o;
+    seen += S.end(o) - S.begin(o);
+  }
+  return bounds;
+}
+
+/// Chunked scatter: Y(inner_e, c) = Σ over chunks q = 0..C−1, in order, of the scatter of chunk
+/// q's outer range [bounds[q], bounds[q + 1]) started from 0. Chunks run in parallel, one thread
+/// each; the partial sums are added per output entry in chunk order, so the bits depend on C
+/// only. `work` holds (C − 1) inner_size scalars for k = 1, (outer_size + C inner_size) k for
+/// k > 1 (X and the accumulators interleaved, so that A is read once).
+template <bool Conj, class Scalar, class StorageIndex>
+void chunked_scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index inner_size,
+                             const Scalar* X, Eigen::Index ldx, Eigen::Index k, Scalar* Y,
+                             Eigen::Index ldy, const std::vector<Eigen::Index>& bounds,
+                             Scalar* work) {
+  using Index = Eigen::Index;
+  if (k == 0) return;
+  const Index C = static_cast<Index>(bounds.size()) - 1;
+  Scalar* xw = work;                                       // k > 1: X interleaved
+  Scalar* acc0 = k == 1 ? work : work + S.outer_size * k;  // accumulators, inner_size * k each
+  auto accumulator = [&](Index q) {
+    if (k == 1) return q == 0 ? Y : acc0 + (q - 1) * inner_size;
+    return acc0 + q * inner_size * k;
+  };
+  const bool parallel = max_threads() > 1 && C > 1 && S.span() * k >= parallel_threshold;
+  (void)parallel;
+#ifdef _OPENMP
+#pragma omp parallel if (parallel)
+#endif
+  {
+    int t = 0, T = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num(), T = omp_get_num_threads();
+#endif
+    if (k > 1) {
+      const Index chunk = (S.outer_size + T - 1) / T;
+      const Index olo = std::min(S.outer_size, chunk * t);
+      const Index ohi = std::min(S.outer_size, olo + chunk);
+      for (Index o = olo; o < ohi; ++o)
+        for (Index c = 0; c < k; ++c) xw[o * k + c] = X[o + c * ldx];
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+    }
+    for (Index q = t; q < C; q += T) {
+      Scalar* acc = accumulator(q);
+      std::fill(acc, acc + inner_size * k, Scalar(0));
+      const auto qq = static_cast<std::size_t>(q);
+      for (Index o = bounds[qq]; o < bounds[qq + 1]; ++o) {
+        if (k == 1) {
+          const Scalar xo = X[o];
+          for (Index e = S.begin(o); e < S.end(o); ++e)
+            acc[S.inner[e]] += maybe_conj<Conj>(S.values[e]) * xo;
+        } else {
+          const Scalar* x = xw + o * k;
+          for (Index e = S.begin(o); e < S.end(o); ++e) {
+            const Scalar a = maybe_conj<Conj>(S.values[e]);
+            Scalar* y = acc + static_cast<Index>(S.inner[e]) * k;
+            for (Index c = 0; c < k; ++c) y[c] += a * x[c];
+          }
+        }
+      }
+    }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+    // Add the partial sums in chunk order (and de-interleave for k > 1).
+    const Index ilo = inner_size * t / T, ihi = inner_size * (t + 1) / T;
+    if (k == 1) {
+      for (Index q = 1; q < C; ++q) {
+        const Scalar* acc = accumulator(q);
+        for (Index i = ilo; i < ihi; ++i) Y[i] += acc[i];
+      }
+    } else {
+      for (Index c = 0; c < k; ++c)
+        for (Index i = ilo; i < ihi; ++i) {
+          Scalar sum = acc0[i * k + c];
+          for (Index q = 1; q < C; ++q) sum += accumulator(q)[i * k + c];
+          Y[i + c * ldy] = sum;
+        }
+    }
+  }
+}
+
 template <class Out>
 constexpr bool is_direct_col_major() {
   using T = std::decay_t<Out>;
@@ -231,8 +344,7 @@ constexpr bool is_direct_col_major() {
 }
 
 /// The products of the sparse operators, for a Derived class that provides `matrix()` (the
-/// compressed matrix the operator reads) and `transposed_` (an optional copy of it in the
-/// other storage order).
+/// compressed matrix the operator reads) and calls choose() once it can.
 template <class Derived, class Scalar_, class StorageIndex, int Options>
 class CompressedOperatorBase {
  public:
@@ -256,12 +368,16 @@ class CompressedOperatorBase {
   }
 
   /// True when the operator holds a copy of A in the other storage order.
-  bool has_transposed_copy() const { return self().transposed_.has_value(); }
+  bool has_transposed_copy() const { return transposed_.has_value(); }
+
+  /// The kernel `automatic` resolves to now (or the one asked for).
+  TransposedProduct transposed_product() const { return against_kernel(); }
 
  protected:
-  static bool want_copy(TransposedProduct how) {
-    return how == TransposedProduct::copy ||
-           (how == TransposedProduct::automatic && max_threads() > 1);
+  /// Records the kernel choice; an explicit `copy` is made now, `automatic`'s at first use.
+  void choose(TransposedProduct how) {
+    how_ = how;
+    if (how == TransposedProduct::copy) transposed_.emplace(self().matrix());
   }
 
  private:
@@ -296,20 +412,42 @@ class CompressedOperatorBase {
     eigen_assert(X.rows() == (Adjoint ? A.rows() : A.cols()));
     eigen_assert(Y.rows() == (Adjoint ? A.cols() : A.rows()));
     if (k == 0) return;
-    // Along the storage order: gather over A. Against it: gather over the copy, or scatter.
+    // Along the storage order: gather over A. Against it: see TransposedProduct.
     constexpr bool along = Adjoint != row_major;
     if constexpr (along) {
       gather_product<Adjoint>(view_of(A), A.innerSize(), X.data(), X.outerStride(), k, Y.data(),
                               Y.outerStride(), workspace(A.innerSize() * k));
-    } else if (self().transposed_) {
-      const auto& T = *self().transposed_;
+      return;
+    }
+    const TransposedProduct how = against_kernel();
+    if (how == TransposedProduct::copy) {
+      if (!transposed_) transposed_.emplace(A);
+      const auto& T = *transposed_;
       gather_product<Adjoint>(view_of(T), T.innerSize(), X.data(), X.outerStride(), k, Y.data(),
                               Y.outerStride(), workspace(T.innerSize() * k));
+    } else if (how == TransposedProduct::chunked) {
+      const auto S = view_of(A);
+      if (chunks_.empty()) chunks_ = scatter_chunks(S, A.innerSize());
+      const auto C = static_cast<Eigen::Index>(chunks_.size()) - 1;
+      const Eigen::Index size =
+          k == 1 ? (C - 1) * A.innerSize() : (A.outerSize() + C * A.innerSize()) * k;
+      chunked_scatter_product<Adjoint>(S, A.innerSize(), X.data(), X.outerStride(), k, Y.data(),
+                                       Y.outerStride(), chunks_,
+                                       size > 0 ? workspace(size) : nullptr);
     } else {
       scatter_product<Adjoint>(view_of(A), A.innerSize(), X.data(), X.outerStride(), k, Y.data(),
                                Y.outerStride(),
                                k > 1 ? workspace((A.outerSize() + A.innerSize()) * k) : nullptr);
     }
+  }
+
+  /// The kernel of the product against the storage order, `automatic` resolved (at each
+  /// product, since the thread count may change between products).
+  TransposedProduct against_kernel() const {
+    if (how_ != TransposedProduct::automatic) return how_;
+    const auto& A = self().matrix();
+    if (A.innerSize() <= A.outerSize()) return TransposedProduct::chunked;
+    return max_threads() > 1 ? TransposedProduct::copy : TransposedProduct::scatter;
   }
 
   Scalar* workspace(Eigen::Index size) const {
@@ -318,6 +456,9 @@ class CompressedOperatorBase {
     return work_.data();
   }
 
+  TransposedProduct how_ = TransposedProduct::automatic;
+  mutable std::optional<Transposed> transposed_;
+  mutable std::vector<Eigen::Index> chunks_;  // the chunked scatter's, made at its first use
   mutable std::vector<Scalar> work_;
 };
 
@@ -340,7 +481,7 @@ class SparseOperator
 
   explicit SparseOperator(const SparseType& A, TransposedProduct how = TransposedProduct::automatic)
       : A_(A) {
-    if (Base::want_copy(how)) transposed_.emplace(A);
+    Base::choose(how);
   }
 
   Eigen::Index rows() const { return A_.rows(); }
@@ -349,7 +490,6 @@ class SparseOperator
 
  private:
   const SparseType& A_;
-  std::optional<typename Base::Transposed> transposed_;
 };
 
 /// Operator over a CooMatrix: holds a CSR copy with duplicates summed (O(nnz) memory), made
@@ -368,7 +508,7 @@ class CooOperator : public detail::CompressedOperatorBase<CooOperator<Scalar_, S
   explicit CooOperator(const CooMatrix<Scalar, StorageIndex>& A,
                        TransposedProduct how = TransposedProduct::automatic)
       : csr_(to_csr(A)) {
-    if (Base::want_copy(how)) transposed_.emplace(csr_);
+    Base::choose(how);
   }
 
   Eigen::Index rows() const { return csr_.rows(); }
@@ -377,7 +517,6 @@ class CooOperator : public detail::CompressedOperatorBase<CooOperator<Scalar_, S
 
  private:
   Csr csr_;
-  std::optional<typename Base::Transposed> transposed_;
 };
 
 /// Aᴴ as an operator over A (no copy): used to solve the transposed system of the backward pass.

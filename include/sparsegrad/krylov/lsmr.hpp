@@ -132,6 +132,13 @@ struct LsmrOptions {
     return o;
   }
 
+  /// The sparse operators' kernel for the product against A's storage order: with
+  /// scipy_compatible scipy's summation order (its iterates bit for bit), else the automatic
+  /// choice (operator.hpp; deterministic, independent of the thread count).
+  TransposedProduct transposed_product() const {
+    return scipy_compatible ? TransposedProduct::scatter : TransposedProduct::automatic;
+  }
+
   /// The iteration limit for an m x n problem (see maxiter).
   Eigen::Index maxiter_for(Eigen::Index m, Eigen::Index n) const {
     if (maxiter) return *maxiter;
@@ -729,7 +736,8 @@ LsmrResult<typename BDerived::Scalar> lsmr(
   const detail::DenseMatrix<Scalar> Bd = B;
   if constexpr (detail::is_supported_matrix_v<AType>) {
     detail::validate_matrix("lsmr", A);
-    return detail::lsmr_on_operator(make_operator(A), Bd, options, true, "lsmr");
+    return detail::lsmr_on_operator(make_operator(A, options.transposed_product()), Bd, options,
+                                    true, "lsmr");
   } else {
     return detail::lsmr_on_operator(A, Bd, options, true, "lsmr");
   }

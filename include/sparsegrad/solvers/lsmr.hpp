@@ -99,7 +99,7 @@ class Lsmr {
     const char* where = adjoint ? "Lsmr::solve_adjoint" : "Lsmr";
     if constexpr (detail::is_supported_matrix_v<AType>) {
       detail::validate_matrix(where, A);
-      const auto op = make_operator(A);
+      const auto op = make_operator(A, options.transposed_product());
       solve(op, B, adjoint, use_x0, where);
     } else {
       solve(A, B, adjoint, use_x0, where);
@@ -160,7 +160,7 @@ typename Lsmr<Scalar>::Matrix Lsmr<Scalar>::solve_normal(const AType& A, const M
   const char* where = "Lsmr::solve_normal";
   if constexpr (detail::is_supported_matrix_v<AType>) {
     detail::validate_matrix(where, A);
-    const auto op = make_operator(A);
+    const auto op = make_operator(A, options.transposed_product());
     last_backward_ = detail::craig_on_operator(op, G, options, where, &backward_weights_);
   } else {
     last_backward_ = detail::craig_on_operator(A, G, options, where, &backward_weights_);
