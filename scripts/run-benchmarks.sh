@@ -20,7 +20,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSPARSEGRAD_BUILD_BENCH
 smoke=0
 for arg in "$@"; do [ "$arg" = "--smoke" ] && smoke=1; done
 if [ "$smoke" = 1 ]; then
-  cmake --build "$build" -j "$(nproc)" --target lsq_benchmarks solvers_bench lsmr_profile
+  cmake --build "$build" -j "$(nproc)" --target sparsegrad_benchmarks
   # Not part of the speed report: the direct-solver benchmarks on small problems and the
   # profiling driver (scripts/profile-lsmr.sh), once each.
   "$build/benchmarks/solvers_bench" --benchmark_filter='/(sprand_smoke|lp_afiro_T)/' >/dev/null

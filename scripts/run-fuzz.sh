@@ -5,7 +5,7 @@
 # read); a crash, a sanitizer report, a contract violation or a hang (> 10 s on one input) fails
 # the script and leaves the input in ${BUILD_DIR}/artifacts/.
 #   bash scripts/run-fuzz.sh           # 10 minutes per target
-#   bash scripts/run-fuzz.sh 30        # what CI runs (two targets side by side, 30 s each)
+#   bash scripts/run-fuzz.sh 20        # what CI runs (two targets side by side, 20 s each)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=${1:-600}
