@@ -711,13 +711,15 @@ class EigenAdjointBackend {
   template <class Solver>
   Block solve(Solver& solver, const Block& G, const char* what) const {
     return checked_solve<Scalar>(
-        where, what, [&]() -> decltype(auto) { return solver(A_, G); }, n(), G.cols());
+        where, what, [&]() -> decltype(auto) { return solver(input_for<Solver>(), G); }, n(),
+        G.cols());
   }
   template <class Solver>
   Block solve_normal(Solver& solver, const Block& G) const {
     return checked_solve<Scalar>(
         where, "solver's solve_normal",
-        [&]() -> decltype(auto) { return solver.solve_normal(A_, G); }, n(), G.cols());
+        [&]() -> decltype(auto) { return solver.solve_normal(input_for<Solver>(), G); }, n(),
+        G.cols());
   }
   template <class Call>
   Block solve_adjoint(Call& call, const Block& G, const char* what) const {
@@ -842,20 +844,30 @@ class EigenAdjointBackend {
   }
 
  private:
-  // Sums of squares in long double: entries of 1e±150 square beyond double's range.
+  /// Per column j of Y, the largest norm of Y_j restricted to one row (by_row: over the entries
+  /// (i, l) of row i, |Y(l, j)|) or one column of A's pattern. Summed in double on Y_j scaled by
+  /// a power of two (exact) that brings max |Y_j| to [1, 2): no square overflows, and the group
+  /// holding the largest entry does not underflow, so the maximum is that of the exact sums to
+  /// rounding. Not finite when Y_j is not.
   std::vector<double> pattern_max(const Block& Y, bool by_row) const {
     const Eigen::Index groups = by_row ? m() : n();
     std::vector<double> out(static_cast<std::size_t>(Y.cols()), 0.0);
-    std::vector<long double> acc(static_cast<std::size_t>(groups));
+    std::vector<double> acc(static_cast<std::size_t>(groups));
     for (Eigen::Index j = 0; j < Y.cols(); ++j) {
-      std::fill(acc.begin(), acc.end(), 0.0L);
+      if (!Y.col(j).allFinite()) {
+        out[static_cast<std::size_t>(j)] = std::numeric_limits<double>::infinity();
+        continue;
+      }
+      const double top = Y.rows() > 0 ? double(Y.col(j).cwiseAbs().maxCoeff()) : 0.0;
+      if (top == 0 || acc.empty()) continue;
+      const double s = std::ldexp(1.0, -std::max(std::ilogb(top), -1000));
+      std::fill(acc.begin(), acc.end(), 0.0);
       for_each_entry(A_, [&](Eigen::Index, Eigen::Index i, Eigen::Index l, const Scalar&) {
-        const long double v = std::abs(Y(by_row ? l : i, j));
+        const double v = double(std::abs(Y(by_row ? l : i, j))) * s;
         acc[static_cast<std::size_t>(by_row ? i : l)] += v * v;
       });
-      long double largest = 0;
-      for (long double a : acc) largest = std::max(largest, a);
-      out[static_cast<std::size_t>(j)] = double(std::sqrt(largest));
+      const double largest = *std::max_element(acc.begin(), acc.end());
+      out[static_cast<std::size_t>(j)] = std::sqrt(largest) / s;
     }
     return out;
   }
@@ -870,8 +882,20 @@ class EigenAdjointBackend {
     R_working_ -= in_.B.template cast<Working>();
   }
 
+  /// What a solver is called on: this backend's operator when the solver takes operators (A was
+  /// validated, and a COO A converted, once for the whole backward), else A itself.
+  template <class Solver>
+  const auto& input_for() const {
+    if constexpr (traits_of<Solver>::solves_on_operators) {
+      return op_;
+    } else {
+      return A_;
+    }
+  }
+
   const AType& A_;
   decltype(make_operator(std::declval<const AType&>())) op_;
+
   BackwardInputs<Scalar> in_;
   Block X_refined_;
   bool refined_ = false;
