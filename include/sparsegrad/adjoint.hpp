@@ -895,7 +895,6 @@ class EigenAdjointBackend {
 
   const AType& A_;
   decltype(make_operator(std::declval<const AType&>())) op_;
-
   BackwardInputs<Scalar> in_;
   Block X_refined_;
   bool refined_ = false;

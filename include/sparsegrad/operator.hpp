@@ -138,6 +138,30 @@ Scalar maybe_conj(const Scalar& a) {
   }
 }
 
+/// Runs body(t, T) on a team of T OpenMP threads, t = 0..T−1, when `parallel`, else body(0, 1)
+/// on the calling thread. The body may hold `#pragma omp barrier` (bound to this region).
+template <class Body>
+void in_parallel(bool parallel, Body&& body) {
+#ifdef _OPENMP
+#pragma omp parallel if (parallel)
+  body(omp_get_thread_num(), omp_get_num_threads());
+#else
+  (void)parallel;
+  body(0, 1);
+#endif
+}
+
+/// Thread t of T's share of the interleaving out(r·k + c) = X(r, c) of a rows x k block X with
+/// leading dimension ldx: the k values an entry of A needs become adjacent, so A is read once.
+template <class Scalar>
+void interleave(const Scalar* X, Eigen::Index ldx, Eigen::Index rows, Eigen::Index k, Scalar* out,
+                int t, int T) {
+  const Eigen::Index chunk = (rows + T - 1) / T;
+  const Eigen::Index lo = std::min(rows, chunk * t), hi = std::min(rows, lo + chunk);
+  for (Eigen::Index r = lo; r < hi; ++r)
+    for (Eigen::Index c = 0; c < k; ++c) out[r * k + c] = X[r + c * ldx];
+}
+
 /// Gather: Y(o, c) = Σ_e op(value_e) X(inner_e, c) over the entries e of outer o, in storage
 /// order starting from 0 (op = conj when Conj). X is inner_size x k with leading dimension ldx,
 /// Y outer_size x k with leading dimension ldy; `work` holds inner_size * k scalars when k > 1.
@@ -148,15 +172,7 @@ void gather_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index 
   using Index = Eigen::Index;
   if (k == 0) return;
   const bool parallel = max_threads() > 1 && S.span() * k >= parallel_threshold;
-  (void)parallel;
-#ifdef _OPENMP
-#pragma omp parallel if (parallel)
-#endif
-  {
-    int t = 0, T = 1;
-#ifdef _OPENMP
-    t = omp_get_thread_num(), T = omp_get_num_threads();
-#endif
+  in_parallel(parallel, [&](int t, int T) {
     if (k == 1) {
       Index lo, hi;
       thread_range(S, t, T, lo, hi);
@@ -167,11 +183,7 @@ void gather_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index 
         Y[o] = sum;
       }
     } else {
-      // Interleave X so that the k values an entry needs are adjacent: A is read once.
-      const Index chunk = (inner_size + T - 1) / T;
-      const Index jlo = std::min(inner_size, chunk * t), jhi = std::min(inner_size, jlo + chunk);
-      for (Index j = jlo; j < jhi; ++j)
-        for (Index c = 0; c < k; ++c) work[j * k + c] = X[j + c * ldx];
+      interleave(X, ldx, inner_size, k, work, t, T);
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
@@ -196,41 +208,7 @@ void gather_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index 
         }
       }
     }
-  }
-}
-
-/// Scatter: Y(inner_e, c) += op(value_e) X(o, c) for outer o in increasing order, with Y set to
-/// 0 first. X is outer_size x k (ldx), Y inner_size x k (ldy). Serial. For k > 1, `work` holds
-/// (outer_size + inner_size) * k scalars: X and Y are interleaved so that A is read once.
-template <bool Conj, class Scalar, class StorageIndex>
-void scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index inner_size,
-                     const Scalar* X, Eigen::Index ldx, Eigen::Index k, Scalar* Y, Eigen::Index ldy,
-                     Scalar* work) {
-  using Index = Eigen::Index;
-  if (k == 1) {
-    std::fill(Y, Y + inner_size, Scalar(0));
-    for (Index o = 0; o < S.outer_size; ++o) {
-      const Scalar xo = X[o];
-      for (Index e = S.begin(o); e < S.end(o); ++e)
-        Y[S.inner[e]] += maybe_conj<Conj>(S.values[e]) * xo;
-    }
-    return;
-  }
-  Scalar* xw = work;
-  Scalar* yw = work + S.outer_size * k;
-  for (Index o = 0; o < S.outer_size; ++o)
-    for (Index c = 0; c < k; ++c) xw[o * k + c] = X[o + c * ldx];
-  std::fill(yw, yw + inner_size * k, Scalar(0));
-  for (Index o = 0; o < S.outer_size; ++o) {
-    const Scalar* x = xw + o * k;
-    for (Index e = S.begin(o); e < S.end(o); ++e) {
-      const Scalar a = maybe_conj<Conj>(S.values[e]);
-      Scalar* y = yw + static_cast<Index>(S.inner[e]) * k;
-      for (Index c = 0; c < k; ++c) y[c] += a * x[c];
-    }
-  }
-  for (Index c = 0; c < k; ++c)
-    for (Index i = 0; i < inner_size; ++i) Y[i + c * ldy] = yw[i * k + c];
+  });
 }
 
 /// The chunks of the chunked scatter over S (output length inner_size): C + 1 outer positions,
@@ -255,19 +233,19 @@ std::vector<Eigen::Index> scatter_chunks(const View& S, Eigen::Index inner_size)
   return bounds;
 }
 
-/// Chunked scatter: Y(inner_e, c) = Σ over chunks q = 0..C−1, in order, of the scatter of chunk
-/// q's outer range [bounds[q], bounds[q + 1]) started from 0. Chunks run in parallel, one thread
-/// each; the partial sums are added per output entry in chunk order, so the bits depend on C
-/// only. `work` holds (C − 1) inner_size scalars for k = 1, (outer_size + C inner_size) k for
-/// k > 1 (X and the accumulators interleaved, so that A is read once).
+/// Scatter in chunks: Y(inner_e, c) = Σ over chunks q = 0..C−1, in order, of the scatter of
+/// chunk q's outer range [bounds[q], bounds[q + 1]) in increasing outer order, started from 0.
+/// Chunks run in parallel, one thread each; the partial sums are added per output entry in
+/// chunk order, so the bits depend on the chunks only. C = 1 (bounds 0, outer_size) is the
+/// serial scatter in storage order. `work` holds (C − 1) inner_size scalars for k = 1,
+/// (outer_size + C inner_size) k for k > 1 (X and the accumulators interleaved, so that A is
+/// read once); scatter_workspace() gives the size.
 template <bool Conj, class Scalar, class StorageIndex>
-void chunked_scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index inner_size,
-                             const Scalar* X, Eigen::Index ldx, Eigen::Index k, Scalar* Y,
-                             Eigen::Index ldy, const std::vector<Eigen::Index>& bounds,
-                             Scalar* work) {
+void scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index inner_size,
+                     const Scalar* X, Eigen::Index ldx, Eigen::Index k, Scalar* Y, Eigen::Index ldy,
+                     const Eigen::Index* bounds, Eigen::Index C, Scalar* work) {
   using Index = Eigen::Index;
   if (k == 0) return;
-  const Index C = static_cast<Index>(bounds.size()) - 1;
   Scalar* xw = work;                                       // k > 1: X interleaved
   Scalar* acc0 = k == 1 ? work : work + S.outer_size * k;  // accumulators, inner_size * k each
   auto accumulator = [&](Index q) {
@@ -275,21 +253,9 @@ void chunked_scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eige
     return acc0 + q * inner_size * k;
   };
   const bool parallel = max_threads() > 1 && C > 1 && S.span() * k >= parallel_threshold;
-  (void)parallel;
-#ifdef _OPENMP
-#pragma omp parallel if (parallel)
-#endif
-  {
-    int t = 0, T = 1;
-#ifdef _OPENMP
-    t = omp_get_thread_num(), T = omp_get_num_threads();
-#endif
+  in_parallel(parallel, [&](int t, int T) {
     if (k > 1) {
-      const Index chunk = (S.outer_size + T - 1) / T;
-      const Index olo = std::min(S.outer_size, chunk * t);
-      const Index ohi = std::min(S.outer_size, olo + chunk);
-      for (Index o = olo; o < ohi; ++o)
-        for (Index c = 0; c < k; ++c) xw[o * k + c] = X[o + c * ldx];
+      interleave(X, ldx, S.outer_size, k, xw, t, T);
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
@@ -297,8 +263,7 @@ void chunked_scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eige
     for (Index q = t; q < C; q += T) {
       Scalar* acc = accumulator(q);
       std::fill(acc, acc + inner_size * k, Scalar(0));
-      const auto qq = static_cast<std::size_t>(q);
-      for (Index o = bounds[qq]; o < bounds[qq + 1]; ++o) {
+      for (Index o = bounds[q]; o < bounds[q + 1]; ++o) {
         if (k == 1) {
           const Scalar xo = X[o];
           for (Index e = S.begin(o); e < S.end(o); ++e)
@@ -331,7 +296,13 @@ void chunked_scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eige
           Y[i + c * ldy] = sum;
         }
     }
-  }
+  });
+}
+
+/// Scalars of workspace scatter_product needs for C chunks.
+inline Eigen::Index scatter_workspace(Eigen::Index outer_size, Eigen::Index inner_size,
+                                      Eigen::Index k, Eigen::Index C) {
+  return k == 1 ? (C - 1) * inner_size : (outer_size + C * inner_size) * k;
 }
 
 template <class Out>
@@ -370,8 +341,14 @@ class CompressedOperatorBase {
   /// True when the operator holds a copy of A in the other storage order.
   bool has_transposed_copy() const { return transposed_.has_value(); }
 
-  /// The kernel `automatic` resolves to now (or the one asked for).
-  TransposedProduct transposed_product() const { return against_kernel(); }
+  /// The kernel of the product against the storage order: the one asked for, or what
+  /// `automatic` resolves to now (at each product, since the thread count may change).
+  TransposedProduct transposed_product() const {
+    if (how_ != TransposedProduct::automatic) return how_;
+    const auto& A = self().matrix();
+    if (A.innerSize() <= A.outerSize()) return TransposedProduct::chunked;
+    return max_threads() > 1 ? TransposedProduct::copy : TransposedProduct::scatter;
+  }
 
  protected:
   /// Records the kernel choice; an explicit `copy` is made now, `automatic`'s at first use.
@@ -419,35 +396,25 @@ class CompressedOperatorBase {
                               Y.outerStride(), workspace(A.innerSize() * k));
       return;
     }
-    const TransposedProduct how = against_kernel();
+    const TransposedProduct how = transposed_product();
     if (how == TransposedProduct::copy) {
       if (!transposed_) transposed_.emplace(A);
       const auto& T = *transposed_;
       gather_product<Adjoint>(view_of(T), T.innerSize(), X.data(), X.outerStride(), k, Y.data(),
                               Y.outerStride(), workspace(T.innerSize() * k));
-    } else if (how == TransposedProduct::chunked) {
-      const auto S = view_of(A);
-      if (chunks_.empty()) chunks_ = scatter_chunks(S, A.innerSize());
-      const auto C = static_cast<Eigen::Index>(chunks_.size()) - 1;
-      const Eigen::Index size =
-          k == 1 ? (C - 1) * A.innerSize() : (A.outerSize() + C * A.innerSize()) * k;
-      chunked_scatter_product<Adjoint>(S, A.innerSize(), X.data(), X.outerStride(), k, Y.data(),
-                                       Y.outerStride(), chunks_,
-                                       size > 0 ? workspace(size) : nullptr);
-    } else {
-      scatter_product<Adjoint>(view_of(A), A.innerSize(), X.data(), X.outerStride(), k, Y.data(),
-                               Y.outerStride(),
-                               k > 1 ? workspace((A.outerSize() + A.innerSize()) * k) : nullptr);
+      return;
     }
-  }
-
-  /// The kernel of the product against the storage order, `automatic` resolved (at each
-  /// product, since the thread count may change between products).
-  TransposedProduct against_kernel() const {
-    if (how_ != TransposedProduct::automatic) return how_;
-    const auto& A = self().matrix();
-    if (A.innerSize() <= A.outerSize()) return TransposedProduct::chunked;
-    return max_threads() > 1 ? TransposedProduct::copy : TransposedProduct::scatter;
+    const auto S = view_of(A);
+    const Eigen::Index serial[2] = {0, A.outerSize()};  // scatter: one chunk
+    const Eigen::Index* bounds = serial;
+    Eigen::Index C = 1;
+    if (how == TransposedProduct::chunked) {
+      if (chunks_.empty()) chunks_ = scatter_chunks(S, A.innerSize());
+      bounds = chunks_.data(), C = static_cast<Eigen::Index>(chunks_.size()) - 1;
+    }
+    const Eigen::Index size = scatter_workspace(A.outerSize(), A.innerSize(), k, C);
+    scatter_product<Adjoint>(S, A.innerSize(), X.data(), X.outerStride(), k, Y.data(),
+                             Y.outerStride(), bounds, C, size > 0 ? workspace(size) : nullptr);
   }
 
   Scalar* workspace(Eigen::Index size) const {
