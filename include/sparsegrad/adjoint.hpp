@@ -629,12 +629,14 @@ typename matrix_traits<SparseDerived>::Gradient gradient_on_pattern(
   return G;
 }
 
-/// The engine's backend for Eigen types: A any accepted matrix, blocks dense matrices.
-template <class AType_, class BDerived>
+/// The engine's backend for Eigen types: A any accepted matrix, blocks dense matrices. It does
+/// not depend on B's type (a vector or a matrix B gives the same backend and engine, compiled
+/// once); lstsq_backward gives dL/dB B's shape afterwards (detail::shaped_like_B).
+template <class AType_>
 class EigenAdjointBackend {
  public:
   using AType = AType_;
-  using Scalar = typename BDerived::Scalar;
+  using Scalar = typename matrix_traits<AType>::Scalar;
   using Real = typename Eigen::NumTraits<Scalar>::Real;
   using Block = DenseMatrix<Scalar>;
   static constexpr const char* where = "lstsq_backward";
@@ -837,9 +839,8 @@ class EigenAdjointBackend {
     for (Eigen::Index j = 0; j < dB.cols(); ++j)
       for (Eigen::Index i = 0; i < dB.rows(); ++i) require_representable("dL/dB", dB(i, j), i, j);
     require_representable("dL/ddamp", Scalar(t.ddamp), 0, 0);
-    using GradB = solution_t<BDerived>;
-    LstsqGrads<decltype(gradA), GradB, Real> g;
-    g.A = std::move(gradA), g.B = shape_like<GradB>(std::move(dB)), g.damp = t.ddamp;
+    LstsqGrads<decltype(gradA), Block, Real> g;
+    g.A = std::move(gradA), g.B = std::move(dB), g.damp = t.ddamp;
     return g;
   }
 
@@ -909,7 +910,22 @@ class EigenAdjointBackend {
 template <class AType, class BDerived, class XDerived, class dXDerived>
 auto make_backend(const AType& A, const Eigen::MatrixBase<BDerived>& B,
                   const Eigen::MatrixBase<XDerived>& X, const Eigen::MatrixBase<dXDerived>& dX) {
-  return EigenAdjointBackend<AType, BDerived>(A, check_backward_inputs(A, B, X, dX));
+  return EigenAdjointBackend<AType>(A, check_backward_inputs(A, B, X, dX));
+}
+
+/// The engine's gradients with dL/dB in B's shape (a vector for a vector B).
+template <class BDerived, class GradA, class Real>
+auto shaped_like_B(LstsqGrads<GradA, DenseMatrix<typename BDerived::Scalar>, Real>&& g) {
+  using GradB = solution_t<BDerived>;
+  if constexpr (std::is_same<GradB, DenseMatrix<typename BDerived::Scalar>>::value) {
+    return std::move(g);
+  } else {
+    LstsqGrads<GradA, GradB, Real> out;
+    out.A = std::move(g.A), out.B = shape_like<GradB>(std::move(g.B)), out.damp = g.damp;
+    out.error_A = g.error_A, out.error_B = g.error_B;
+    out.diagnostics = std::move(g.diagnostics);
+    return out;
+  }
 }
 
 }  // namespace detail
@@ -925,7 +941,8 @@ auto lstsq_backward(const AType& A, const Eigen::MatrixBase<BDerived>& B,
                     const Eigen::MatrixBase<XDerived>& X, const Eigen::MatrixBase<dXDerived>& dX,
                     Solver&& solver, TransposeSolver&& transpose_solver) {
   auto backend = detail::make_backend(A, B, X, dX);
-  return detail::AdjointEngine<decltype(backend)>(backend).run(solver, transpose_solver);
+  return detail::shaped_like_B<BDerived>(
+      detail::AdjointEngine<decltype(backend)>(backend).run(solver, transpose_solver));
 }
 
 /// Backward pass with `solver`. A solver that offers solve_normal (Lsmr, the direct solvers)
@@ -938,7 +955,8 @@ auto lstsq_backward(const AType& A, const Eigen::MatrixBase<BDerived>& B,
                     const Eigen::MatrixBase<XDerived>& X, const Eigen::MatrixBase<dXDerived>& dX,
                     Solver&& solver) {
   auto backend = detail::make_backend(A, B, X, dX);
-  return detail::AdjointEngine<decltype(backend)>(backend).run(solver);
+  return detail::shaped_like_B<BDerived>(
+      detail::AdjointEngine<decltype(backend)>(backend).run(solver));
 }
 
 /// Backward pass with the default LSMR.
