@@ -30,7 +30,8 @@
 /// std::invalid_argument for tensors of the other dtype, a generic one serves both.
 ///
 /// Errors: as the library (std::invalid_argument for bad tensors and shapes, std::domain_error
-/// for wide or rank-deficient A in backward, solver_error / convergence_error from solvers).
+/// in backward for a rank-deficient A (column rank; row rank for a wide A), solver_error /
+/// convergence_error from solvers).
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>

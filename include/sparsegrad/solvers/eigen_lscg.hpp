@@ -7,8 +7,8 @@
 /// without forming AᴴA) as a solver functor, for users who already rely on Eigen's solver and
 /// its preconditioners.
 ///
-/// It offers no `solve_normal`, so `lstsq_backward(A, B, X, dX, solver)` takes the seed's
-/// two-solve form: dB = (Aᴴ)⁺dX by the default LSMR, then H = A⁺dB by this solver.
+/// It offers no `solve_normal`, so `lstsq_backward(A, B, X, dX, solver)` takes the
+/// two-solve backward: dB = (Aᴴ)⁺dX by the default LSMR, then H = A⁺dB by this solver.
 /// Non-convergence within `options.max_iterations` throws `convergence_error` (unless
 /// `options.throw_on_failure` is false) with the per-column diagnostics, istop = 7 (iteration
 /// limit) for the columns that did not converge.
