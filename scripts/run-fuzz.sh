@@ -18,24 +18,23 @@ mkdir -p "$build/artifacts"
 # compile time.
 flags=(-std=c++17 -O1 -gline-tables-only -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -I"$root/include" $eigen)
-echo "== building fuzz_lstsq and fuzz_matrix_market with $cxx"
-pids=()
-for target in fuzz_lstsq fuzz_matrix_market; do
-  "$cxx" "${flags[@]}" "$root/fuzz/$target.cpp" -o "$build/$target" &
-  pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-# The two targets run side by side (each is one process on one core), then report in turn.
-declare -A run_pids
-for target in fuzz_lstsq fuzz_matrix_market; do
-  corpus=${target#fuzz_}
+# Each target is built and then run in its own background job (one core each), so the quicker
+# build starts fuzzing while the other still compiles; the reports follow in turn.
+# fuzz_target <name>: builds fuzz/<name>.cpp, then fuzzes it; output in $build/<name>.log.
+fuzz_target() {
+  local target=$1 corpus=${1#fuzz_}
+  "$cxx" "${flags[@]}" "$root/fuzz/$target.cpp" -o "$build/$target" || return 1
   mkdir -p "$build/corpus-$corpus"
-  echo "== $target for ${seconds} s"
   "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
     -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
-    "$build/corpus-$corpus" "$root/fuzz/corpus/$corpus" >"$build/$target.log" 2>&1 &
+    "$build/corpus-$corpus" "$root/fuzz/corpus/$corpus"
+}
+echo "== fuzz_lstsq and fuzz_matrix_market: built with $cxx, then run for ${seconds} s each"
+declare -A run_pids
+for target in fuzz_lstsq fuzz_matrix_market; do
+  fuzz_target "$target" >"$build/$target.log" 2>&1 &
   run_pids[$target]=$!
 done
 failed=0
@@ -45,7 +44,7 @@ for target in fuzz_lstsq fuzz_matrix_market; do
   wait "${run_pids[$target]}" || rc=$?
   if [ "$rc" -ne 0 ]; then
     tail -n 60 "$log"
-    echo "run-fuzz: $target FAILED (exit $rc); the input is in $build/artifacts/" >&2
+    echo "run-fuzz: $target FAILED (exit $rc; a crashing input is kept in $build/artifacts/)" >&2
     failed=1
     continue
   fi
