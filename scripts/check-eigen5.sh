@@ -12,17 +12,24 @@
 #   check-eigen5.sh --quick   three examples and the core test program (sparsegrad_core_tests)
 #                             only, each run; the consumer check as in the full run (CI)
 #   check-eigen5.sh --find    prints the Eigen 5 directory it would use, or fails with a message
+#   --sanitize (with either)  the build under AddressSanitizer + UBSan instead (clang-14,
+#                             scripts/lib/sanitizer-build.sh): what .ci/run's
+#                             sanitizer phase runs when Eigen 5 is on the machine, so that one
+#                             build covers both (the README command covers Eigen 3.4)
 #   EIGEN5_INCLUDE_DIR=<dir with Eigen/>   the Eigen 5 headers
 #   BUILD_DIR=<dir>                        build directory (default build-eigen5, reused)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 mode=full
-case "${1:-}" in
-  "") ;;
-  --quick) mode=quick ;;
-  --find) mode=find ;;
-  *) echo "usage: check-eigen5.sh [--quick | --find]" >&2; exit 2 ;;
-esac
+sanitize=no
+for arg in "$@"; do
+  case "$arg" in
+    --quick) mode=quick ;;
+    --find) mode=find ;;
+    --sanitize) sanitize=yes ;;
+    *) echo "usage: check-eigen5.sh [--quick | --find] [--sanitize]" >&2; exit 2 ;;
+  esac
+done
 eigen=${EIGEN5_INCLUDE_DIR:-}
 if [ -z "$eigen" ]; then
   eigen=/work/shared/eigen-5.0.1
@@ -72,9 +79,14 @@ endif()
 VERSION
 sed -i "s/@VERSION@/$version/" "$package/Eigen3ConfigVersion.cmake"
 
-echo "== configure against Eigen $version ($eigen)"
-cmake -S "$root" -B "$build" -DEigen3_DIR="$package" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CXX_FLAGS_RELEASE=-O1 \
+# -O1 with assertions on, or the sanitizer build of scripts/lib/sanitizer-build.sh.
+build_args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1)
+if [ "$sanitize" = yes ]; then
+  source "$root/scripts/lib/sanitizer-build.sh"
+  build_args=("${sanitizer_cmake_args[@]}")
+fi
+echo "== configure against Eigen $version ($eigen)${CXX:+ with $CXX}"
+cmake -S "$root" -B "$build" -DEigen3_DIR="$package" "${build_args[@]}" \
   -DSPARSEGRAD_BUILD_TESTS=ON -DSPARSEGRAD_BUILD_EXAMPLES=ON -DSPARSEGRAD_BUILD_PYTHON=OFF \
   -DSPARSEGRAD_WITH_SUITESPARSE=OFF -DSPARSEGRAD_WITH_PETSC=OFF -DSPARSEGRAD_WITH_TORCH=OFF \
   -DSPARSEGRAD_REQUIRE_ALL=ON >"$build/configure.log" || { cat "$build/configure.log"; exit 1; }
