@@ -42,7 +42,7 @@ struct PyCallableSolver {
   template <class AType>
   Dense<Scalar> operator()(const AType&, const Dense<Scalar>& B) const {
     py::gil_scoped_acquire gil;
-    report->solves.push_back(SolveRecord{role, "callable", {}, {}, {}});
+    report->solves.push_back(SolveRecord{role, "callable", {}, {}, {}, {}, {}});
     try {
       py::array_t<Scalar> in({B.rows(), B.cols()});
       Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(

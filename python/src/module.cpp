@@ -44,7 +44,7 @@ PYBIND11_MODULE(_core, m) {
     } catch (const sparsegrad::convergence_error& e) {
       py::object instance = py::handle(convergence_error->ptr())(sp::python_terms(e.what()));
       instance.attr("diagnostics") =
-          sp::to_python(sp::SolveRecord{"", "", e.diagnostics(), {}, {}});
+          sp::to_python(sp::SolveRecord{"", "", e.diagnostics(), {}, {}, {}, {}});
       PyErr_SetObject(convergence_error->ptr(), instance.ptr());
     } catch (const sparsegrad::solver_error& e) {
       PyErr_SetString(solver_error->ptr(), sp::python_terms(e.what()).c_str());

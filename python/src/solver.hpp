@@ -42,7 +42,7 @@ void record_solve(Report& report, const char* role, const std::string& name,
   // last_backward().
   const bool forward = std::string(role) == "solve";
   const auto& last = forward ? lsmr.last() : lsmr.last_backward();
-  report.solves.push_back(SolveRecord{role, name, last.diagnostics(), {}, {}});
+  report.solves.push_back(SolveRecord{role, name, last.diagnostics(), {}, {}, {}, {}});
   if (!last.converged())
     report.failures.push_back(sparsegrad::detail::concat(
         "the ", role, " (", name, ") did not converge: ", last.failure_summary()));
@@ -50,7 +50,7 @@ void record_solve(Report& report, const char* role, const std::string& name,
 template <class S>
 auto record_solve(Report& report, const char* role, const std::string& name, const S& solver)
     -> decltype(solver.stats(), void()) {
-  SolveRecord r{role, name, {}, solver.stats(), {}};
+  SolveRecord r{role, name, {}, solver.stats(), {}, {}, {}};
   if constexpr (has_error_estimate<S>::value) r.error_estimate = solver.last_error_estimate();
   report.solves.push_back(std::move(r));
 }
