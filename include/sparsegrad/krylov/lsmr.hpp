@@ -407,6 +407,134 @@ bool report_progress(const Options& opt, int itn, std::vector<LsmrScalars<Real>>
   }
 }
 
+/// The scalar half of block LSMR on k right-hand sides: one LsmrScalars per column, the
+/// stopping rule, the iteration count, and the compaction of finished columns into the
+/// diagnostics. lsmr_kernel drives it with its blocks; the PyTorch device path
+/// (python/src/device.cpp) drives it with tensors on their own device, so that both take every
+/// decision here. Positions p index the running columns, in order; id(p) is the column of B.
+template <class Real>
+class LsmrColumnSet {
+ public:
+  using Index = Eigen::Index;
+  using Update = typename LsmrScalars<Real>::Update;
+
+  /// `dmax`: the largest weight of D (the error estimates are those of x = D y).
+  LsmrColumnSet(const StoppingRule<Real>& rule, Real damp, double dmax, Index k, Diagnostics& stats)
+      : rule_(rule),
+        damp_(damp),
+        dmax_(dmax),
+        state_(static_cast<std::size_t>(k)),
+        stats_(stats),
+        active_(k) {
+    stats_.resize(state_.size());
+    for (Index j = 0; j < k; ++j) state_[std::size_t(j)].id = j;
+  }
+
+  const StoppingRule<Real>& rule() const { return rule_; }
+  Index active() const { return active_; }
+  int itn() const { return itn_; }
+  const LsmrScalars<Real>& operator[](Index p) const { return state_[std::size_t(p)]; }
+  Index id(Index p) const { return state_[std::size_t(p)].id; }
+  Real alpha(Index p) const { return state_[std::size_t(p)].alpha; }
+
+  /// Column j after β₁u₁ = b − Ax₀ and α₁v₁ = Aᴴu₁, before the first compact(). Returns true
+  /// when X_j must be set to zero (b_j = 0); a column that x₀ (or 0) solves is done.
+  bool start(Index j, Real normb, Real beta1, Real alpha1) {
+    auto& c = state_[std::size_t(j)];
+    c.start(normb, beta1, alpha1, rule_.record_capacity());
+    if (c.normar != 0 && c.normb != 0) return false;
+    c.done = true;
+    c.error = 0;
+    return c.normar != 0;  // b = 0 with a nonzero x0 residual: X_j = 0 solves it
+  }
+
+  /// Starts the next iteration; false when no column runs or the limit is reached.
+  bool next() {
+    if (active_ == 0 || itn_ >= rule_.maxiter) return false;
+    ++itn_;
+    return true;
+  }
+
+  /// Running column p's rotations for the new α, β: the coefficients of its vector update.
+  Update step(Index p, Real alpha, Real beta) {
+    return state_[std::size_t(p)].step(alpha, beta, damp_, itn_);
+  }
+
+  /// Running column p's stop decision after its vector update, with ‖y_p‖ = normx; normDy()
+  /// gives ‖D y_p‖ (called only when an error estimate is due).
+  template <class NormDy>
+  void decide(Index p, Real normx, NormDy&& normDy) {
+    auto& c = state_[std::size_t(p)];
+    c.normx = normx;
+    c.istop = c.gate(c.test(itn_, rule_), itn_, rule_, dmax_, std::forward<NormDy>(normDy));
+    c.done = c.istop > 0;
+  }
+
+  /// Every running column that has not stopped stops with `stop` (the callback's istop 8).
+  void stop_running(Stop stop) {
+    for (Index p = 0; p < active_; ++p) {
+      auto& c = state_[std::size_t(p)];
+      if (!c.done) c.istop = int(stop), c.done = true;
+    }
+  }
+
+  /// The progress of the running columns for options.callback; false from it stops them all.
+  template <class Options>
+  bool report(const Options& opt) {
+    if (report_progress(opt, itn_, state_, active_)) return true;
+    stop_running(Stop::callback_stop);
+    return false;
+  }
+
+  /// Ends an iteration (every column done at the limit), records the finished columns and
+  /// moves the running ones to the front, calling move(to, from) for each column that moves.
+  template <class Move>
+  void end_iteration(Move&& move) {
+    if (itn_ >= rule_.maxiter)
+      for (Index p = 0; p < active_; ++p) state_[std::size_t(p)].done = true;
+    compact(std::forward<Move>(move));
+  }
+
+  /// Records the finished columns (see end_iteration) without the iteration limit's test.
+  template <class Move>
+  void compact(Move&& move) {
+    Index kept = 0;
+    for (Index p = 0; p < active_; ++p) {
+      auto& c = state_[std::size_t(p)];
+      if (c.done) {
+        record(stats_, c, itn_);
+        continue;
+      }
+      if (kept != p) {
+        std::swap(state_[std::size_t(kept)], c);
+        move(kept, p);
+      }
+      ++kept;
+    }
+    active_ = kept;
+  }
+
+  /// After the loop: columns still running (maxiter = 0) stop where they started, with istop 7
+  /// (x = 0 is not a solution), or istop 0 as scipy reports it with scipy_compatible.
+  void finish() {
+    for (Index p = 0; p < active_; ++p) {
+      auto& c = state_[std::size_t(p)];
+      c.done = true;
+      if (rule_.trusted) c.istop = int(Stop::iteration_limit);
+    }
+    compact([](Index, Index) {});
+  }
+
+ private:
+  StoppingRule<Real> rule_;
+  Real damp_;
+  double dmax_;
+  std::vector<LsmrScalars<Real>> state_;
+  Diagnostics& stats_;
+  Index active_;
+  int itn_ = 0;
+};
+
 /// LSMR on k right-hand sides at once. `X` receives the n x k solution; `stats` the
 /// diagnostics. `X0` may be null (start from zero). Never throws for numerical outcomes.
 template <class Space, class Operator, class Options>
@@ -423,14 +551,14 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
   auto normDy = [&](Index col) {
     return scale.weighted_norm ? scale.weighted_norm(X, col) : double(Space::norm(X, col));
   };
-  const Real damp = opt.damp;
-
-  stats.resize(static_cast<std::size_t>(k));
-  std::vector<LsmrScalars<Real>> state(static_cast<std::size_t>(k));
+  LsmrColumnSet<Real> columns(rule, Real(opt.damp), scale.dmax, k, stats);
 
   // Workspace, allocated once: u (m), v, h, hbar (n) per column, and the two product targets.
   Block U = B, V = Space::zeros(n, k), H = Space::zeros(n, k), Hbar = Space::zeros(n, k);
   Block Av = Space::zeros(m, k), Atu = Space::zeros(n, k);
+  auto move = [&](Index to, Index from) {
+    for (Block* W : {&U, &V, &H, &Hbar}) Space::copy(*W, to, *W, from);
+  };
 
   if (X0) {
     X = *X0;
@@ -451,73 +579,50 @@ void lsmr_kernel(const Operator& op, const typename Space::Block& B,
   op.apply_adjoint(Space::active(U, k), Space::active(Atu, k));
   for (Index j = 0; j < k; ++j) {
     const auto jj = static_cast<std::size_t>(j);
-    auto& c = state[jj];
-    c.id = j;
     const Real alpha1 = beta1[jj] > 0 ? Space::bidiag_step(V, j, Real(0), Atu, j) : Real(0);
     Space::copy(H, j, V, j);
-    c.start(normb[jj], beta1[jj], alpha1, rule.record_capacity());
-    if (c.normar == 0) {
-      c.done = true;  // x0 (or 0) already solves the problem
-      c.error = 0;
-    } else if (c.normb == 0) {
-      Space::set_zero(X, j);
-      c.done = true;
-      c.error = 0;
-    }
+    if (columns.start(j, normb[jj], beta1[jj], alpha1)) Space::set_zero(X, j);
   }
+  columns.compact(move);
 
-  Index active = k;
-  int itn = 0;
-  auto compact = [&]() {
-    active = compact_columns<Space>(state, active,
-                                    [&](const LsmrScalars<Real>& c) { record(stats, c, itn); },
-                                    {&U, &V, &H, &Hbar});
-  };
-  compact();
-
-  while (active > 0 && itn < rule.maxiter) {
-    ++itn;
+  std::vector<Real> beta(static_cast<std::size_t>(k));
+  while (columns.next()) {
+    const Index active = columns.active();
     // Next step of the bidiagonalization: βu = Av − αu, αv = Aᴴu − βv.
     op.apply(Space::active(V, active), Space::active(Av, active));
-    for (Index p = 0; p < active; ++p) {
-      auto& c = state[static_cast<std::size_t>(p)];
-      c.beta = Space::bidiag_step(U, p, c.alpha, Av, p);
-    }
+    for (Index p = 0; p < active; ++p)
+      beta[std::size_t(p)] = Space::bidiag_step(U, p, columns.alpha(p), Av, p);
     op.apply_adjoint(Space::active(U, active), Space::active(Atu, active));
     for (Index p = 0; p < active; ++p) {
-      auto& c = state[static_cast<std::size_t>(p)];
-      const Real alpha = c.beta > 0 ? Space::bidiag_step(V, p, c.beta, Atu, p) : c.alpha;
-      const auto u = c.step(alpha, c.beta, damp, itn);
-      c.normx = Space::lsmr_update(Hbar, H, X, V, p, c.id, u.hbar, u.x, u.h);
-      c.istop = c.gate(c.test(itn, rule), itn, rule, scale.dmax, [&] { return normDy(c.id); });
-      c.done = c.istop > 0;
+      const Real b = beta[std::size_t(p)];
+      const Real alpha = b > 0 ? Space::bidiag_step(V, p, b, Atu, p) : columns.alpha(p);
+      const auto u = columns.step(p, alpha, b);
+      const Index id = columns.id(p);
+      const Real normx = Space::lsmr_update(Hbar, H, X, V, p, id, u.hbar, u.x, u.h);
+      columns.decide(p, normx, [&] { return normDy(id); });
     }
-    if (!report_progress(opt, itn, state, active))
-      for (Index p = 0; p < active; ++p) {
-        auto& c = state[static_cast<std::size_t>(p)];
-        if (!c.done) c.istop = int(Stop::callback_stop), c.done = true;
-      }
-    if (itn >= rule.maxiter)
-      for (Index p = 0; p < active; ++p) state[static_cast<std::size_t>(p)].done = true;
-    compact();
+    columns.report(opt);
+    columns.end_iteration(move);
   }
-  // maxiter = 0: the remaining columns stop where they started: istop 7 (x = 0 is not a
-  // solution), or istop 0 as scipy reports it with scipy_compatible.
-  for (Index p = 0; p < active; ++p) {
-    auto& c = state[static_cast<std::size_t>(p)];
-    c.done = true;
-    if (rule.trusted) c.istop = int(Stop::iteration_limit);
-  }
-  compact();
+  columns.finish();
 }
 
-/// The weights a Krylov solve runs with on an operator (krylov/scaling.hpp): D = s·diag(d),
-/// with d the column scaling (and masks of empty columns) of a tall undamped A and s a uniform
-/// power of two otherwise. `requested` is options.column_scaling.
-template <class Real, class Operator, class Options>
-ColumnWeights<Real> krylov_weights(const char* where, const Operator& op, const Options& opt,
-                                   std::optional<bool> requested) {
-  const bool tall = op.rows() >= op.cols(), undamped = opt.damp == 0;
+/// Which weights a Krylov solve runs with (krylov/scaling.hpp): D = diag(d), with d the column
+/// scaling and/or the masks of empty columns of a tall undamped A, or D = s I with s a uniform
+/// power of two otherwise, or none. `requested` is options.column_scaling; `is_matrix` says that
+/// the operator has a stored matrix. Throws std::invalid_argument where a requested column
+/// scaling does not apply.
+struct WeightsPlan {
+  bool columns = false;     ///< d from the column norms
+  bool scale = false;       ///< ... scaled to unit norm
+  bool mask_empty = false;  ///< ... with d_j = 0 for empty (or all-zero) columns
+  bool uniform = false;     ///< D = s I, s·‖A‖_F near 1
+};
+
+template <class Options>
+WeightsPlan krylov_weights_plan(const char* where, Eigen::Index rows, Eigen::Index cols,
+                                const Options& opt, std::optional<bool> requested, bool is_matrix) {
+  const bool tall = rows >= cols, undamped = opt.damp == 0;
   if (requested.value_or(false)) {
     if (opt.damp > 0)
       throw_invalid(where, "options.column_scaling",
@@ -528,25 +633,58 @@ ColumnWeights<Real> krylov_weights(const char* where, const Operator& op, const 
       throw_invalid(where, "options.column_scaling",
                     concat("unset or false for a wide A (rows < cols): x = D y would not be the "
                            "minimum-norm solution, got A of ",
-                           shape_string(op.rows(), op.cols())),
+                           shape_string(rows, cols)),
                     "true");
   }
-  ColumnWeights<Real> w;
-  w.d.setOnes(op.cols());
-  if (opt.scipy_compatible && !requested.value_or(false)) return w;
-  if constexpr (has_matrix<Operator>::value) {
+  WeightsPlan plan;
+  if (opt.scipy_compatible && !requested.value_or(false)) return plan;
+  if (is_matrix) {
     const bool minimum_norm = opt.rank_deficient == RankDeficient::pseudo_inverse;
-    const bool scale = requested.value_or(tall && undamped && !minimum_norm);
-    if (scale || (tall && undamped)) {
-      w = column_weights<Real>(op.matrix(), scale, tall && undamped);
-    } else if (!opt.scipy_compatible) {
-      const Real s = uniform_scale<Real>(op.matrix());
-      if (s != 1) w.d.setConstant(s), w.max = s, w.scaled = true;
-    }
+    plan.scale = requested.value_or(tall && undamped && !minimum_norm);
+    plan.mask_empty = tall && undamped;
+    plan.columns = plan.scale || plan.mask_empty;
+    plan.uniform = !plan.columns && !opt.scipy_compatible;
   } else if (requested.value_or(false)) {
     throw_invalid(where, "options.column_scaling",
                   "unset or false for a user operator (pass options.preconditioner instead)",
                   "true");
+  }
+  return plan;
+}
+
+/// The planned weights from the squared column norms and the counts of stored entries of the
+/// matrix (computed wherever the matrix lives: the PyTorch device path computes them on the
+/// device).
+template <class Real, class Norm2>
+ColumnWeights<Real> planned_weights(const WeightsPlan& plan, const std::vector<Norm2>& norm2,
+                                    const std::vector<Eigen::Index>& nnz) {
+  if (plan.columns) return column_weights_from_norms<Real>(norm2, nnz, plan.scale, plan.mask_empty);
+  ColumnWeights<Real> w;
+  w.d.setOnes(static_cast<Eigen::Index>(norm2.size()));
+  if (plan.uniform) {
+    Norm2 sum = 0;
+    for (const Norm2 v : norm2) sum += v;
+    const Real s = uniform_scale_from_norm2<Real>(sum);
+    if (s != 1) w.d.setConstant(s), w.max = s, w.scaled = true;
+  }
+  return w;
+}
+
+/// The weights a Krylov solve runs with on an operator (see krylov_weights_plan).
+template <class Real, class Operator, class Options>
+ColumnWeights<Real> krylov_weights(const char* where, const Operator& op, const Options& opt,
+                                   std::optional<bool> requested) {
+  const WeightsPlan plan =
+      krylov_weights_plan(where, op.rows(), op.cols(), opt, requested, has_matrix<Operator>::value);
+  ColumnWeights<Real> w;
+  w.d.setOnes(op.cols());
+  if constexpr (has_matrix<Operator>::value) {
+    if (plan.columns) {
+      w = column_weights<Real>(op.matrix(), plan.scale, plan.mask_empty);
+    } else if (plan.uniform) {
+      const Real s = uniform_scale<Real>(op.matrix());
+      if (s != 1) w.d.setConstant(s), w.max = s, w.scaled = true;
+    }
   }
   return w;
 }

@@ -87,17 +87,17 @@ void column_norms(const Matrix& A, std::vector<long double>& norm2,
   });
 }
 
-/// The weights for A: with `scale_columns`, d_j = 2^p ≈ 1/‖A e_j‖; with `mask_empty`, d_j = 0
-/// for a column without stored entries (and for a column whose stored entries are all zero).
-/// Without either, D = I.
-template <class Real, class Matrix>
-ColumnWeights<Real> column_weights(const Matrix& A, bool scale_columns, bool mask_empty) {
+/// The weights from the squared column norms `norm2` and the counts of stored entries `nnz`
+/// of a matrix: with `scale_columns`, d_j = 2^p ≈ 1/‖A e_j‖; with `mask_empty`, d_j = 0 for a
+/// column without stored entries (and for a column whose stored entries are all zero). Without
+/// either, D = I. (The PyTorch device path computes the norms on the device and decides here.)
+template <class Real, class Norm2>
+ColumnWeights<Real> column_weights_from_norms(const std::vector<Norm2>& norm2,
+                                              const std::vector<Eigen::Index>& nnz,
+                                              bool scale_columns, bool mask_empty) {
   ColumnWeights<Real> w;
-  const Eigen::Index n = cols_of(A);
+  const auto n = static_cast<Eigen::Index>(norm2.size());
   w.d.setOnes(n);
-  std::vector<long double> norm2;
-  std::vector<Eigen::Index> nnz;
-  column_norms(A, norm2, nnz);
   for (Eigen::Index j = 0; j < n; ++j) {
     const auto jj = std::size_t(j);
     if (nnz[jj] == 0) w.empty.push_back(j);
@@ -114,6 +114,21 @@ ColumnWeights<Real> column_weights(const Matrix& A, bool scale_columns, bool mas
   return w;
 }
 
+/// The weights for A (see column_weights_from_norms).
+template <class Real, class Matrix>
+ColumnWeights<Real> column_weights(const Matrix& A, bool scale_columns, bool mask_empty) {
+  std::vector<long double> norm2;
+  std::vector<Eigen::Index> nnz;
+  column_norms(A, norm2, nnz);
+  return column_weights_from_norms<Real>(norm2, nnz, scale_columns, mask_empty);
+}
+
+/// The power of two s with s·‖A‖_F near 1 from ‖A‖_F² (1 for the zero matrix).
+template <class Real, class Norm2>
+Real uniform_scale_from_norm2(Norm2 sum) {
+  return sum > 0 ? Real(inverse_power_of_two(std::sqrt(sum))) : Real(1);
+}
+
 /// A power of two s with s·‖A‖_F near 1, for problems that are not column-scaled (wide or
 /// damped A): LSMR's trajectory is unchanged (exact scaling), its intermediate quantities stay
 /// normal numbers.
@@ -124,7 +139,7 @@ Real uniform_scale(const Matrix& A) {
     const long double a = std::abs(v);
     sum += a * a;
   });
-  return sum > 0 ? Real(inverse_power_of_two(std::sqrt(sum))) : Real(1);
+  return uniform_scale_from_norm2<Real>(sum);
 }
 
 /// The operator A·diag(d) over any operator, for the Krylov kernels (d real: products with D are
