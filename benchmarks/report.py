@@ -402,6 +402,14 @@ def report_lines(r):
                   f"{fmt_t(r.fwd_bwd(p, 4, td))} (default)"
                   + (f"; sparsegrad.torch {fmt_t(seed['sparsegrad_torch_fwd_bwd'])}"
                      if "sparsegrad_torch_fwd_bwd" in seed else "") + "."]
+        if "torch_path_forward" in seed:
+            lines += ["", "sparsegrad.torch's torch path (path=\"torch\", the device path, here on "
+                      f"the CPU), k = 4: forward {fmt_t(seed['torch_path_forward'])} against "
+                      f"{fmt_t(seed['sparsegrad_torch_forward'])} on the C++ path "
+                      f"({fmt_x(div(seed['torch_path_forward'], seed['sparsegrad_torch_forward']))}) "
+                      f"and {fmt_t(seed['seed_forward'])} for the seed's scheme; forward + backward "
+                      f"{fmt_t(seed['torch_path_fwd_bwd'])} (the backward in the C++ core on host "
+                      "copies)."]
     else:
         lines += ["", "The seed's scheme in torch: not measured in this run."]
 

@@ -12,7 +12,8 @@ rules), run once per column in the forward, and in the backward once per column 
 and once per column on A for H, then the gradient at A's nonzeros, all inside a
 torch.autograd.Function over a coalesced sparse COO tensor (the seed's input format). Same A,
 B, dX and tolerances (atol = btol = 1e-8) as the C++ and scipy sides. With the sparsegrad Python
-module on PYTHONPATH it also times sparsegrad.torch.sparse_generic_lstsq on the same input.
+module on PYTHONPATH it also times sparsegrad.torch.sparse_generic_lstsq on the same input, on
+its C++ path and on its torch path (path="torch", the device path run on the CPU).
 Prints one JSON object; times are means of runs totalling at least --min-time seconds.
 """
 
@@ -210,12 +211,22 @@ def main():
     except ImportError:
         sparse_generic_lstsq = None
     if sparse_generic_lstsq is not None:
-        def ours():
+        # sparsegrad.torch on both of its paths: the C++ core ("core") and the torch path
+        # ("torch", sparsegrad/_device.py: block LSMR in torch operations, forced on the CPU),
+        # at the seed side's tolerances.
+        def forward(path):
+            return sparse_generic_lstsq(At_, B, path=path, atol=TOL, btol=TOL)
+
+        def fwd_bwd(path):
             Aq = At_.detach().requires_grad_(True)
             Bq = B.clone().requires_grad_(True)
-            X = sparse_generic_lstsq(Aq, Bq)
+            X = sparse_generic_lstsq(Aq, Bq, path=path, atol=TOL, btol=TOL)
             X.backward(dX)
-        out["sparsegrad_torch_fwd_bwd"], _ = measure(ours, args.min_time)
+
+        out["sparsegrad_torch_forward"], _ = measure(lambda: forward("core"), args.min_time)
+        out["sparsegrad_torch_fwd_bwd"], _ = measure(lambda: fwd_bwd("core"), args.min_time)
+        out["torch_path_forward"], _ = measure(lambda: forward("torch"), args.min_time)
+        out["torch_path_fwd_bwd"], _ = measure(lambda: fwd_bwd("torch"), args.min_time)
     print(json.dumps(out))
 
 

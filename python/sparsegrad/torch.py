@@ -6,10 +6,12 @@ Switching is one line::
     from torchsparsegradutils import sparse_generic_lstsq      # before
     from sparsegrad.torch import sparse_generic_lstsq          # after
 
-Same signature, shapes and exceptions; the solves and the gradient assembly run in
-sparsegrad's C++ core on the tensors' own memory (``tensor.numpy()`` views: A's values and
-index arrays are not copied, except an uncoalesced COO tensor's indices and values, copied
-once into the core's COO matrix). Beyond the original: uncoalesced COO tensors work in
+Same signature, shapes and exceptions. For CPU tensors the solves and the gradient assembly
+run in sparsegrad's C++ core on the tensors' own memory (``tensor.numpy()`` views: A's values
+and index arrays are not copied, except an uncoalesced COO tensor's indices and values, copied
+once into the core's COO matrix); for tensors on another device the forward LSMR runs there in
+torch operations (sparsegrad/_device.py, the C++ core taking every decision) and the backward
+in the C++ core on host copies. Beyond the original: uncoalesced COO tensors work in
 backward, the direct solvers and LSMR's options can be chosen, and non-convergence is never
 silent (sparsegrad's failure policy, ``help(sparsegrad)``: it raises by default).
 """
@@ -18,9 +20,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
 
-from . import _core, _core_solver, _indptr_from_sorted_rows, _options, _report
+from . import _core, _core_solver, _device, _indptr_from_sorted_rows, _options, _report
 from . import _with_options_doc
 
 __all__ = ["sparse_generic_lstsq", "SparseGenericLstsq"]
@@ -35,8 +36,6 @@ def _check_inputs(A, B):
         raise TypeError(f"sparsegrad: argument 'A': expected a sparse COO or CSR tensor, got {got}")
     if A.dtype not in _DTYPES:
         raise TypeError(f"sparsegrad: argument 'A': expected float32 or float64, got {A.dtype}")
-    if A.device.type != "cpu":
-        raise TypeError(f"sparsegrad: argument 'A': expected a CPU tensor, got device {A.device}")
     if A.dim() != 2 or A.dense_dim() != 0:
         raise ValueError(
             f"sparsegrad: argument 'A': expected a 2-D sparse matrix with scalar values, got "
@@ -47,8 +46,11 @@ def _check_inputs(A, B):
         raise TypeError(f"sparsegrad: argument 'B': expected a dense (strided) tensor, got {got}")
     if B.dtype != A.dtype:
         raise TypeError(f"sparsegrad: argument 'B': expected dtype {A.dtype} (A's), got {B.dtype}")
-    if B.device.type != "cpu":
-        raise TypeError(f"sparsegrad: argument 'B': expected a CPU tensor, got device {B.device}")
+    if B.device != A.device:
+        raise TypeError(
+            f"sparsegrad: argument 'B': expected a tensor on A's device {A.device}, got device "
+            f"{B.device}"
+        )
     if B.dim() not in (1, 2) or B.shape[0] != A.shape[0]:
         raise ValueError(
             f"sparsegrad: argument 'B': expected shape ({A.shape[0]},) or ({A.shape[0]}, k) "
@@ -98,6 +100,39 @@ def _torch_solver(fn, A, vector):
     return None if fn is None else _TorchSolver(fn, A, vector)
 
 
+def _host_options(options):
+    """The options with tensor values (x0, preconditioner) as host numpy arrays."""
+    return {
+        **options,
+        "x0": _numpy_option(options["x0"]),
+        "preconditioner": _numpy_option(options["preconditioner"]),
+    }
+
+
+_PATHS = ("auto", "core", "torch")
+
+
+def _on_device(path, A, lstsq, transpose_lstsq, solver):
+    """True when the solve takes the torch path (see sparse_generic_lstsq's `path`)."""
+    if path not in _PATHS:
+        raise ValueError(
+            f"sparsegrad: argument 'path': expected one of {_PATHS}, got {path!r}"
+        )
+    on_device = path == "torch" or (path == "auto" and A.device.type != "cpu")
+    if not on_device and A.device.type != "cpu":
+        raise ValueError(
+            f"sparsegrad: argument 'path': expected 'auto' or 'torch' for tensors on {A.device} "
+            f"(the C++ core runs on the CPU), got {path!r}"
+        )
+    if on_device and (lstsq is not None or transpose_lstsq is not None or solver != "lsmr"):
+        got = "lstsq/transpose_lstsq callables" if solver == "lsmr" else f"solver={solver!r}"
+        raise ValueError(
+            f"sparsegrad: argument 'path': the torch path runs LSMR only (solver='lsmr', no "
+            f"callables); got {got} with tensors on {A.device} and path={path!r}"
+        )
+    return on_device
+
+
 def _numpy_option(value):
     """A tensor option (x0, preconditioner) as a numpy array."""
     return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
@@ -129,29 +164,54 @@ class SparseGenericLstsq(torch.autograd.Function):
     one core solver object (a direct solver's factorization serves both)."""
 
     @staticmethod
-    def forward(ctx, A, B, lstsq, transpose_lstsq, options):
+    def forward(ctx, A, B, lstsq, transpose_lstsq, options, on_device):
         A_, B_ = A.detach(), B.detach()
-        matrix = _matrix(A_)
-        forward_solver = _torch_solver(lstsq, A_, vector=B.dim() == 1)
-        core = _core_solver(
-            np.float32 if A.dtype == torch.float32 else np.float64,
-            options,
-            forward_solver,
-            _torch_solver(transpose_lstsq, A_, vector=B.dim() == 1),
-        )
-        X = core.lstsq(matrix, _columns(B_))
-        _report(core, stacklevel=4)
-        x = torch.from_numpy(X)
+        dtype = np.float32 if A.dtype == torch.float32 else np.float64
+        ctx.on_device = on_device
+        if on_device:
+            # The torch path (sparsegrad/_device.py): the solve on the tensors' device.
+            device_options = {**options, "x0": None, "preconditioner": None}
+            x0, preconditioner = options["x0"], options["preconditioner"]
+            x, decisions = _device.lsmr(
+                A_,
+                B_.unsqueeze(1) if B.dim() == 1 else B_,
+                device_options,
+                None if x0 is None else torch.as_tensor(x0).to(A.device),
+                None if preconditioner is None else torch.as_tensor(preconditioner).to(A.device),
+            )
+            _report(decisions, stacklevel=4)
+            ctx.decisions = decisions
+            # The backward runs in the C++ core on host copies (docs/pytorch.md).
+            ctx.core, ctx.forward_solver = _core_solver(dtype, _host_options(options)), None
+        else:
+            matrix = _matrix(A_)
+            forward_solver = _torch_solver(lstsq, A_, vector=B.dim() == 1)
+            core = _core_solver(
+                dtype,
+                options,
+                forward_solver,
+                _torch_solver(transpose_lstsq, A_, vector=B.dim() == 1),
+            )
+            x = torch.from_numpy(core.lstsq(matrix, _columns(B_)))
+            _report(core, stacklevel=4)
+            ctx.matrix = matrix  # numpy views of A's arrays; A itself is saved for the version check
+            ctx.core, ctx.forward_solver = core, forward_solver
         if B.dim() == 1:
             x = x.reshape(-1)
-        ctx.matrix = matrix  # numpy views of A's arrays; A itself is saved for the version check
-        ctx.core, ctx.forward_solver = core, forward_solver
         ctx.save_for_backward(A, B, x)
         return x
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad):
+        if torch.is_grad_enabled():
+            # create_graph=True: the gradients are computed outside autograd (in the C++ core)
+            # and have no derivative of their own; returning them as constants would drop the
+            # second-order terms of a loss silently.
+            raise RuntimeError(
+                "sparsegrad: double backward (create_graph=True) is not supported: the gradient "
+                "of sparse_generic_lstsq is not itself differentiable; compute it with "
+                "create_graph=False"
+            )
         A, B, x = ctx.saved_tensors
         if A.shape[1] > A.shape[0]:
             # As the original (the core would return the minimum-norm gradient of a wide A).
@@ -162,19 +222,23 @@ class SparseGenericLstsq(torch.autograd.Function):
         # backward sees the (m, k) matrix gradB.
         if ctx.forward_solver is not None:
             ctx.forward_solver.vector = False
+        device = A.device
+        if ctx.on_device:
+            A, B, x, grad = A.detach().cpu(), B.detach().cpu(), x.cpu(), grad.cpu()
+            ctx.matrix = _matrix(A)
         dA_values, dB, _ = ctx.core.lstsq_backward(
             ctx.matrix, _columns(B), _columns(x), _columns(grad)
         )
         _report(ctx.core, stacklevel=2)
         grad_A = None
         if ctx.needs_input_grad[0]:
-            grad_A = _gradient_like(A.detach(), torch.from_numpy(dA_values))
+            grad_A = _gradient_like(A.detach(), torch.from_numpy(dA_values)).to(device)
         grad_B = None
         if ctx.needs_input_grad[1]:
-            grad_B = torch.from_numpy(dB)
+            grad_B = torch.from_numpy(dB).to(device)
             if B.dim() == 1:
                 grad_B = grad_B.reshape(-1)
-        return grad_A, grad_B, None, None, None
+        return grad_A, grad_B, None, None, None, None
 
 
 @_with_options_doc
@@ -194,11 +258,12 @@ def sparse_generic_lstsq(
     column_scaling: Optional[bool] = None,
     preconditioner: Any = None,
     on_failure: str = "raise",
+    path: str = "auto",
 ) -> torch.Tensor:
     r"""Sparse linear least squares with sparse-aware gradients (sparsegrad's C++ core).
 
     Solves :math:`\min_X \|AX - B\|_2` for a sparse COO or CSR tensor ``A`` of shape
-    ``(m, n)`` (float32 or float64, CPU) and a dense ``B`` of shape ``(m,)`` or ``(m, k)``;
+    ``(m, n)`` (float32 or float64, any device) and a dense ``B`` of shape ``(m,)`` or ``(m, k)``;
     returns ``X`` of shape ``(n,)`` or ``(n, k)``. In backward (Golub & Pereyra 1973; A tall
     with full column rank, or any A with damp > 0) ``A.grad`` is a sparse tensor with A's layout
     and pattern (for an uncoalesced COO tensor A's own indices, the duplicates of an (i, j)
@@ -217,6 +282,13 @@ def sparse_generic_lstsq(
     {options}
     x0, preconditioner
         May be tensors.
+    path : {"auto", "core", "torch"}, default "auto"
+        Where the forward solve runs. "core": the C++ core on the CPU (tensors on the CPU
+        only). "torch": LSMR in torch operations on the tensors' own device, every decision
+        taken by the C++ core (one device-to-host transfer of a few numbers per iteration;
+        LSMR only, no callables). "auto": "core" for CPU tensors, "torch" otherwise. The
+        backward runs in the C++ core, on host copies for tensors on another device
+        (docs/pytorch.md).
 
     The default ``on_failure="raise"`` differs from the original, which returned unconverged
     results silently (its own float32 docstring example stops at LSMR's default iteration
@@ -242,7 +314,8 @@ def sparse_generic_lstsq(
             f"sparsegrad: argument 'solver': the callables lstsq/transpose_lstsq replace the "
             f"named solver, got both and solver={solver!r}"
         )
+    on_device = _on_device(path, A, lstsq, transpose_lstsq, solver)
     options = _options(arguments, solver=solver)
-    options["x0"] = _numpy_option(x0)
-    options["preconditioner"] = _numpy_option(preconditioner)
-    return SparseGenericLstsq.apply(A, B, lstsq, transpose_lstsq, options)
+    if not on_device:
+        options = _host_options(options)
+    return SparseGenericLstsq.apply(A, B, lstsq, transpose_lstsq, options, on_device)

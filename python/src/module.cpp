@@ -57,4 +57,5 @@ PYBIND11_MODULE(_core, m) {
 
   sp::bind_float32(m);
   sp::bind_float64(m);
+  sp::bind_device(m);
 }

@@ -221,6 +221,7 @@ class Solver {
 
 void bind_float32(py::module_& m);
 void bind_float64(py::module_& m);
+void bind_device(py::module_& m);  // device.cpp
 
 template <class Scalar>
 void bind_solver(py::module_& m, const char* name) {

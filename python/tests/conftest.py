@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Shared helpers of the Python tests: problem generators and independent dense references.
-Nothing here calls sparsegrad."""
+"""Shared helpers of the Python tests: problem generators and independent dense references,
+and the torch entry point under test (sparse_generic_lstsq, on the path TORCH_PATH names)."""
 
 import os
 
@@ -12,6 +12,22 @@ DATA_DIR = os.environ.get(
     "SPARSEGRAD_DATA_DIR",
     os.path.join(os.path.dirname(__file__), "..", "..", "data", "lsq"),
 )
+
+# Which path of sparsegrad.torch the torch tests exercise: "auto" (the C++ core for CPU
+# tensors) or "torch" (the device path, forced on the CPU; ctest's python_test_torch_on_torch_path).
+TORCH_PATH = os.environ.get("SPARSEGRAD_TEST_TORCH_PATH", "auto")
+
+
+def sparse_generic_lstsq(A, B, *args, **kwargs):
+    """sparsegrad.torch.sparse_generic_lstsq on TORCH_PATH, where that path applies (LSMR
+    without callables; the others stay on the core, as "auto" runs them)."""
+    from sparsegrad.torch import sparse_generic_lstsq as solve
+
+    lsmr_only = not args and kwargs.get("solver", "lsmr") == "lsmr"
+    if lsmr_only and "lstsq" not in kwargs and "transpose_lstsq" not in kwargs:
+        kwargs.setdefault("path", TORCH_PATH)
+    return solve(A, B, *args, **kwargs)
+
 
 # Tight LSMR tolerances: the tests compare against exact dense references.
 TIGHT = dict(atol=1e-14, btol=1e-14, conlim=1e12, maxiter=1000)

@@ -9,15 +9,15 @@ import pytest
 import torch
 
 import sparsegrad
-from sparsegrad.torch import sparse_generic_lstsq
-
 from conftest import (
+    TORCH_PATH,
     dense_gradients,
     dense_solution,
     grad_values,
     pattern_values,
     random_dense_matrix,
     sparse,
+    sparse_generic_lstsq,
     tight,
     tolerance,
 )
@@ -410,8 +410,10 @@ def test_damp_and_x0_reach_the_solve():
     x.sum().backward()
     assert torch.allclose(grad_values(A.grad), pattern_values(A.detach(), Dd.grad), atol=1e-9)
     # x0 (a tensor) at the solution of a consistent system: at most one iteration is needed, so
-    # maxiter=1 converges from there and fails from 0.
-    x_true = torch.arange(12, dtype=torch.float64) / 5
+    # maxiter=1 converges from there and fails from 0. x_true = 2 e_3 makes A x_true = b exact in
+    # any summation order (one nonzero term per row), on every path.
+    x_true = torch.zeros(12, dtype=torch.float64)
+    x_true[3] = 2.0
     b = D @ x_true
     x1 = sparse_generic_lstsq(A.detach(), b, x0=x_true, maxiter=1, atol=1e-14, btol=1e-14)
     assert torch.allclose(x1, x_true, atol=1e-12)

@@ -448,9 +448,12 @@ class LsmrColumnSet {
     return c.normar != 0;  // b = 0 with a nonzero x0 residual: X_j = 0 solves it
   }
 
+  /// True while a column runs and the iteration limit is not reached.
+  bool running() const { return active_ > 0 && itn_ < rule_.maxiter; }
+
   /// Starts the next iteration; false when no column runs or the limit is reached.
   bool next() {
-    if (active_ == 0 || itn_ >= rule_.maxiter) return false;
+    if (!running()) return false;
     ++itn_;
     return true;
   }
@@ -757,6 +760,27 @@ LsmrResult<Scalar> narrowed(LsmrResult<Wide>&& wide) {
   return out;
 }
 
+/// Throws std::invalid_argument when a preconditioner of size `size` does not apply to an
+/// m x n problem with these options.
+template <class Options>
+void check_preconditioner(const char* where, const Options& opt, Eigen::Index m, Eigen::Index n,
+                          Eigen::Index size) {
+  if (opt.damp > 0)
+    throw_invalid(where, "options.preconditioner",
+                  "none with options.damp > 0 (the preconditioned problem would penalize "
+                  "the norm of y = M^-1 x instead of x)",
+                  concat("one with damp ", opt.damp));
+  if (m < n)
+    throw_invalid(where, "options.preconditioner",
+                  concat("none for a wide A (rows < cols): x = M y would not be the "
+                         "minimum-norm solution, got A of ",
+                         shape_string(m, n)),
+                  "one");
+  if (size != n)
+    throw_invalid(where, "options.preconditioner", concat("size ", n, " (the columns of A)"),
+                  concat("size ", size));
+}
+
 /// Runs LSMR with Eigen blocks on any operator; checks shapes and options. Unless
 /// scipy_compatible, the solve runs on A D with B rescaled per column (krylov/scaling.hpp) and,
 /// for float data, in double (mixed_precision). With `use_preconditioner`,
@@ -798,21 +822,8 @@ LsmrResult<Scalar> lsmr_on_operator(const Operator& op, const DenseMatrix<Scalar
   };
   LsmrResult<Scalar> result;
   if (use_preconditioner && opt.preconditioner) {
-    if (opt.damp > 0)
-      throw_invalid(where, "options.preconditioner",
-                    "none with options.damp > 0 (the preconditioned problem would penalize "
-                    "the norm of y = M^-1 x instead of x)",
-                    concat("one with damp ", opt.damp));
-    if (op.rows() < op.cols())
-      throw_invalid(where, "options.preconditioner",
-                    concat("none for a wide A (rows < cols): x = M y would not be the "
-                           "minimum-norm solution, got A of ",
-                           shape_string(op.rows(), op.cols())),
-                    "one");
     const auto& M = *opt.preconditioner;
-    if (M.size() != op.cols())
-      throw_invalid(where, "options.preconditioner",
-                    concat("size ", op.cols(), " (the columns of A)"), concat("size ", M.size()));
+    check_preconditioner(where, opt, op.rows(), op.cols(), M.size());
     const PreconditionedOperator<Operator, Scalar> preconditioned(op, M);
     lsmr_kernel<EigenBlockSpace<Scalar>>(OperatorRef<Scalar>(preconditioned), correction(), nullptr,
                                          B.cols(), opt, result.X, result);

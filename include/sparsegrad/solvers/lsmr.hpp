@@ -22,6 +22,24 @@
 #include "concept.hpp"
 
 namespace sparsegrad {
+namespace detail {
+
+/// The Lsmr functor's rule for a warm start x0 (x0_rows x x0_cols) of an m x n problem: a
+/// wide A keeps x0's component outside range(Aᴴ), and damping solves a shifted problem, so that X
+/// would not be the solution the backward pass differentiates. Throws std::invalid_argument.
+template <class Real>
+void check_warm_start(const char* where, Eigen::Index x0_rows, Eigen::Index x0_cols, Eigen::Index m,
+                      Eigen::Index n, Real damp) {
+  if (damp > 0 || m < n)
+    throw_invalid(where, "options.x0",
+                  "empty for a wide A (rows < cols) or with options.damp > 0 (a warm start would "
+                  "leave X off the minimum-norm / damped solution; the free function lsmr() keeps "
+                  "scipy's semantics)",
+                  concat("a ", shape_string(x0_rows, x0_cols), " x0 with A of ", shape_string(m, n),
+                         " and damp ", damp));
+}
+
+}  // namespace detail
 
 /// The default solver functor: LSMR with `options`, keeping the diagnostics of its last run.
 /// Callable as `solver(A, B)`; on failure (istop 3, 6, 7) it throws `convergence_error` unless
@@ -113,15 +131,9 @@ class Lsmr {
   void solve(const Operator& op, const Matrix& B, bool adjoint, bool use_x0, const char* where) {
     // A warm start keeps its component outside range(Aᴴ) (wide A) and solves a shifted problem
     // with damping: X would not be the solution the backward pass differentiates.
-    if (use_x0 && options.x0.size() > 0 && (options.damp > 0 || op.rows() < op.cols()))
-      detail::throw_invalid(
-          where, "options.x0",
-          "empty for a wide A (rows < cols) or with options.damp > 0 (a warm start would leave X "
-          "off the minimum-norm / damped solution; the free function lsmr() keeps scipy's "
-          "semantics)",
-          detail::concat("a ", detail::shape_string(options.x0.rows(), options.x0.cols()),
-                         " x0 with A of ", detail::shape_string(op.rows(), op.cols()), " and damp ",
-                         options.damp));
+    if (use_x0 && options.x0.size() > 0)
+      detail::check_warm_start(where, options.x0.rows(), options.x0.cols(), op.rows(), op.cols(),
+                               options.damp);
     if (adjoint)
       last_backward_ =
           detail::lsmr_on_operator(AdjointOperator<Operator>(op), B, options, use_x0, where, false);
