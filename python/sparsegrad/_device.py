@@ -66,8 +66,8 @@ class _Operator:
         else:
             row, col = A._indices()
             values = A._values()
-        self.row, self.col, self.values = row.long(), col.long(), values.to(dtype)
-        row, col = self.row, self.col
+        row, col = row.long(), col.long()
+        self.row, self.col, self.values = row, col, values.to(dtype)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
             coo = torch.sparse_coo_tensor(torch.stack([row, col]), self.values, (m, n))
@@ -190,10 +190,12 @@ def _kernel(core, apply, apply_adjoint, B, X0, d, c, x0_of_correction):
         X[:, torch.from_numpy(zero).to(X.device)] = 0
     H, Hbar = V.clone(), torch.zeros_like(V)
 
-    def weighted_norm(ids):
-        """||D y_j|| (or ||c x0 + D y||) of the running columns, for the error estimates."""
-        Yr = X[:, ids]
-        Dy = Yr if d is None else d[:, None] * Yr
+    weighted = d is not None or x0_of_correction is not None
+
+    def weighted_norm(Y, ids):
+        """||D y_j|| (or ||c x0 + D y||) of the running columns Y = X[:, ids], for the error
+        estimates."""
+        Dy = Y if d is None else d[:, None] * Y
         if x0_of_correction is not None:
             Dy = Dy + c[ids] * x0_of_correction[:, ids]
         return torch.linalg.vector_norm(Dy, dim=0)
@@ -235,9 +237,9 @@ def _kernel(core, apply, apply_adjoint, B, X0, d, c, x0_of_correction):
         Hbar = H + a_hbar * Hbar
         X[:, ids] += a_x * Hbar
         H = V + a_h * H
-        normx = torch.linalg.vector_norm(X[:, ids], dim=0)
-        scaled = d is not None or x0_of_correction is not None
-        pending = (normx, weighted_norm(ids) if scaled else normx)
+        Y = X[:, ids]
+        normx = torch.linalg.vector_norm(Y, dim=0)
+        pending = (normx, weighted_norm(Y, ids) if weighted else normx)
     if pending is not None:
         core.decide(*_host(*pending))
         core.end_iteration()

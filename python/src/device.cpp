@@ -19,6 +19,7 @@
 #include "bindings.hpp"
 #include "diagnostics.hpp"
 #include "options.hpp"
+#include "solver.hpp"
 
 namespace sparsegrad_python {
 namespace {
@@ -113,12 +114,8 @@ class DeviceLsmr {
   /// norms computed on the device. Returns c (k).
   py::array_t<double> set_rescaling(const Array<double>& normB) {
     if (!opt_.scipy_compatible && !preconditioned_)
-      for (std::size_t j = 0; j < c_.size(); ++j) {
-        const Real norm = Real(normB.data()[j]);
-        c_[j] = norm > 0 && std::isfinite(double(norm))
-                    ? double(sparsegrad::detail::inverse_power_of_two(norm))
-                    : 1.0;
-      }
+      for (std::size_t j = 0; j < c_.size(); ++j)
+        c_[j] = double(sparsegrad::detail::rescaling_for_norm(Real(normB.data()[j])));
     return to_array(c_);
   }
 
@@ -198,17 +195,11 @@ class DeviceLsmr {
       if (r) stats_.normr[j] /= c_[j], stats_.normar[j] /= c_[j];
       if (r || preconditioned_) stats_.normx[j] = normx.data()[j];
     }
-    if (narrowed_) {  // x rounded back to float (detail::narrowed)
-      const double rounding = double(std::numeric_limits<float>::epsilon());
-      for (auto* v : {&stats_.error, &stats_.error_image})
-        for (double& e : *v)
-          if (!std::isnan(e)) e += rounding;
-    }
+    // x rounded back to float (detail::narrowed)
+    if (narrowed_)
+      sparsegrad::detail::add_rounding(stats_, double(Eigen::NumTraits<float>::epsilon()));
     sparsegrad::detail::require_solved(where, "LSMR", stats_, opt_.throw_on_failure);
-    report_.solves.push_back(SolveRecord{"solve", "lsmr", stats_, {}, {}, {}, {}});
-    if (!stats_.converged())
-      report_.failures.push_back(
-          concat("the solve (lsmr) did not converge: ", stats_.failure_summary()));
+    record_iterative(report_, "solve", "lsmr", stats_);
   }
 
   py::list diagnostics() const {

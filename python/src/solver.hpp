@@ -33,19 +33,25 @@ template <class S>
 struct has_error_estimate<S, std::void_t<decltype(std::declval<const S&>().last_error_estimate())>>
     : std::true_type {};
 
-/// Records the solve `solver` just did under `role`: its diagnostics, and for an unconverged
-/// LSMR run (possible only with on_failure="warn": otherwise it threw) a failure message.
+/// Records an iterative solve under `role`: its diagnostics, and for an unconverged run
+/// (possible only with on_failure="warn": otherwise it threw) a failure message.
+inline void record_iterative(Report& report, const char* role, const std::string& name,
+                             const sparsegrad::Diagnostics& d) {
+  report.solves.push_back(SolveRecord{role, name, d, {}, {}, {}, {}});
+  if (!d.converged())
+    report.failures.push_back(sparsegrad::detail::concat(
+        "the ", role, " (", name, ") did not converge: ", d.failure_summary()));
+}
+
+/// Records the solve `solver` just did under `role` (record_iterative).
 template <class S>
 void record_solve(Report& report, const char* role, const std::string& name,
                   const sparsegrad::Lsmr<S>& lsmr) {
   // The forward solve's diagnostics are in last(), the backward's (transposed or normal) in
   // last_backward().
   const bool forward = std::string(role) == "solve";
-  const auto& last = forward ? lsmr.last() : lsmr.last_backward();
-  report.solves.push_back(SolveRecord{role, name, last.diagnostics(), {}, {}, {}, {}});
-  if (!last.converged())
-    report.failures.push_back(sparsegrad::detail::concat(
-        "the ", role, " (", name, ") did not converge: ", last.failure_summary()));
+  record_iterative(report, role, name,
+                   (forward ? lsmr.last() : lsmr.last_backward()).diagnostics());
 }
 template <class S>
 auto record_solve(Report& report, const char* role, const std::string& name, const S& solver)

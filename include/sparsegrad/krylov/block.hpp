@@ -21,6 +21,7 @@
 #include <initializer_list>
 #include <limits>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "../diagnostics.hpp"
@@ -238,12 +239,12 @@ struct StoppingRule {
   }
 };
 
-/// Hands every finished column to `finish(state)`, moves the running ones (their state and
-/// their vectors in `blocks`; null entries are skipped) to the front, and returns how many
-/// still run.
-template <class Space, class State, class Finish>
-Eigen::Index compact_columns(std::vector<State>& state, Eigen::Index active, Finish&& finish,
-                             std::initializer_list<typename Space::Block*> blocks) {
+/// Hands every finished column to `finish(state)`, moves the running ones to the front (their
+/// state here, their vectors by `move(to, from)`, called for each column that moves) and returns
+/// how many still run.
+template <class State, class Finish, class Move>
+Eigen::Index compact_states(std::vector<State>& state, Eigen::Index active, Finish&& finish,
+                            Move&& move) {
   Eigen::Index kept = 0;
   for (Eigen::Index p = 0; p < active; ++p) {
     State& c = state[static_cast<std::size_t>(p)];
@@ -253,12 +254,22 @@ Eigen::Index compact_columns(std::vector<State>& state, Eigen::Index active, Fin
     }
     if (kept != p) {
       std::swap(state[static_cast<std::size_t>(kept)], c);
-      for (auto* W : blocks)
-        if (W) Space::copy(*W, kept, *W, p);
+      move(kept, p);
     }
     ++kept;
   }
   return kept;
+}
+
+/// compact_states with the vectors in `blocks` (null entries are skipped).
+template <class Space, class State, class Finish>
+Eigen::Index compact_columns(std::vector<State>& state, Eigen::Index active, Finish&& finish,
+                             std::initializer_list<typename Space::Block*> blocks) {
+  return compact_states(state, active, std::forward<Finish>(finish),
+                        [&](Eigen::Index to, Eigen::Index from) {
+                          for (auto* W : blocks)
+                            if (W) Space::copy(*W, to, *W, from);
+                        });
 }
 
 }  // namespace detail

@@ -501,20 +501,9 @@ class LsmrColumnSet {
   /// Records the finished columns (see end_iteration) without the iteration limit's test.
   template <class Move>
   void compact(Move&& move) {
-    Index kept = 0;
-    for (Index p = 0; p < active_; ++p) {
-      auto& c = state_[std::size_t(p)];
-      if (c.done) {
-        record(stats_, c, itn_);
-        continue;
-      }
-      if (kept != p) {
-        std::swap(state_[std::size_t(kept)], c);
-        move(kept, p);
-      }
-      ++kept;
-    }
-    active_ = kept;
+    active_ = compact_states(
+        state_, active_, [&](const LsmrScalars<Real>& c) { record(stats_, c, itn_); },
+        std::forward<Move>(move));
   }
 
   /// After the loop: columns still running (maxiter = 0) stop where they started, with istop 7
@@ -747,16 +736,21 @@ auto widened_matrix(const Operator& op) {
       op.matrix().template cast<working_scalar_t<Scalar>>());
 }
 
+/// The relative error estimates grown by `rounding` (the unit roundoff of the scalar a result is
+/// rounded to).
+inline void add_rounding(Diagnostics& d, double rounding) {
+  for (auto* v : {&d.error, &d.error_image})
+    for (double& e : *v)
+      if (!std::isnan(e)) e += rounding;
+}
+
 /// A double result back in float: X rounded, diagnostics kept (the error grows by the rounding).
 template <class Scalar, class Wide>
 LsmrResult<Scalar> narrowed(LsmrResult<Wide>&& wide) {
   LsmrResult<Scalar> out;
   static_cast<Diagnostics&>(out) = std::move(static_cast<Diagnostics&>(wide));
   out.X = wide.X.template cast<Scalar>();
-  const double rounding = double(Eigen::NumTraits<Scalar>::epsilon());
-  for (auto* v : {&out.error, &out.error_image})
-    for (double& e : *v)
-      if (!std::isnan(e)) e += rounding;
+  add_rounding(out, double(Eigen::NumTraits<Scalar>::epsilon()));
   return out;
 }
 

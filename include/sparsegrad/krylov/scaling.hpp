@@ -177,14 +177,18 @@ class ScaledOperator {
   mutable Matrix in_;  // workspace, reused across iterations
 };
 
+/// The power of two c with c·norm near 1 (1 for a zero or non-finite norm).
+template <class Real>
+Real rescaling_for_norm(Real norm) {
+  return norm > 0 && std::isfinite(double(norm)) ? inverse_power_of_two(norm) : Real(1);
+}
+
 /// Per column j of B, a power of two c_j with c_j‖B_j‖ near 1 (1 for a zero column).
 template <class Real, class Block>
 Eigen::Matrix<Real, Eigen::Dynamic, 1> column_rescaling(const Block& B) {
   Eigen::Matrix<Real, Eigen::Dynamic, 1> c(B.cols());
-  for (Eigen::Index j = 0; j < B.cols(); ++j) {
-    const Real norm = Real(B.col(j).stableNorm());
-    c[j] = norm > 0 && std::isfinite(double(norm)) ? inverse_power_of_two(norm) : Real(1);
-  }
+  for (Eigen::Index j = 0; j < B.cols(); ++j)
+    c[j] = rescaling_for_norm(Real(B.col(j).stableNorm()));
   return c;
 }
 
