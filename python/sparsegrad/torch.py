@@ -11,9 +11,11 @@ run in sparsegrad's C++ core on the tensors' own memory (``tensor.numpy()`` view
 and index arrays are not copied, except an uncoalesced COO tensor's indices and values, copied
 once into the core's COO matrix); for tensors on another device the forward LSMR runs there in
 torch operations (sparsegrad/_device.py, the C++ core taking every decision) and the backward
-in the C++ core on host copies. Beyond the original: uncoalesced COO tensors work in
-backward, the direct solvers and LSMR's options can be chosen, and non-convergence is never
-silent (sparsegrad's failure policy, ``help(sparsegrad)``: it raises by default).
+in the C++ core on host copies. ``lstsq``/``transpose_lstsq`` callables are called with A and
+the right-hand side on A's device, as the original calls them. Beyond the original: uncoalesced
+COO tensors work in backward, the direct solvers and LSMR's options can be chosen, and
+non-convergence is never silent (sparsegrad's failure policy, ``help(sparsegrad)``: it raises
+by default).
 """
 
 from typing import Any, Callable, Optional
@@ -75,6 +77,11 @@ def _matrix(A):
     return _core.Matrix("coo", m, n, indices[0].numpy(), indices[1].numpy(), values.numpy())
 
 
+def _host(t):
+    """`t` on the CPU (itself when it is there)."""
+    return t if t.device.type == "cpu" else t.cpu()
+
+
 def _columns(t):
     """A 1-D or 2-D tensor as a 2-D numpy array (a view where possible)."""
     t = t.detach()
@@ -82,14 +89,16 @@ def _columns(t):
 
 
 class _TorchSolver:
-    """A torch solver fn(A, B) -> X as the core's numpy callable. `vector` (set per call) passes
-    the right-hand side as a 1-D tensor, as the original passes a vector B."""
+    """A torch solver fn(A, B) -> X as the core's numpy callable, called on A's device (the
+    core works on host arrays: the right-hand side goes to A's device, the result back).
+    `vector` (set per call) passes the right-hand side as a 1-D tensor, as the original passes
+    a vector B."""
 
     def __init__(self, fn, A, vector):
         self.fn, self.A, self.vector = fn, A, vector
 
     def __call__(self, M):
-        rhs = torch.from_numpy(M)
+        rhs = torch.from_numpy(M).to(self.A.device)
         out = self.fn(self.A, rhs[:, 0] if self.vector else rhs)
         if isinstance(out, torch.Tensor):
             out = out.detach().cpu().numpy()
@@ -113,24 +122,21 @@ _PATHS = ("auto", "core", "torch")
 
 
 def _on_device(path, A, lstsq, transpose_lstsq, solver):
-    """True when the solve takes the torch path (see sparse_generic_lstsq's `path`)."""
+    """True when the forward LSMR runs in torch operations (sparsegrad/_device.py); otherwise
+    the C++ core solves, on host copies for tensors off the CPU (see sparse_generic_lstsq's
+    `path`)."""
     if path not in _PATHS:
         raise ValueError(
             f"sparsegrad: argument 'path': expected one of {_PATHS}, got {path!r}"
         )
-    on_device = path == "torch" or (path == "auto" and A.device.type != "cpu")
-    if not on_device and A.device.type != "cpu":
+    if path == "torch" and solver != "lsmr":
         raise ValueError(
-            f"sparsegrad: argument 'path': expected 'auto' or 'torch' for tensors on {A.device} "
-            f"(the C++ core runs on the CPU), got {path!r}"
+            f"sparsegrad: argument 'path': the torch path runs LSMR or the lstsq/transpose_lstsq "
+            f"callables (a direct solver factors on the host: path='auto' or 'core'); got "
+            f"solver={solver!r} with path='torch'"
         )
-    if on_device and (lstsq is not None or transpose_lstsq is not None or solver != "lsmr"):
-        got = "lstsq/transpose_lstsq callables" if solver == "lsmr" else f"solver={solver!r}"
-        raise ValueError(
-            f"sparsegrad: argument 'path': the torch path runs LSMR only (solver='lsmr', no "
-            f"callables); got {got} with tensors on {A.device} and path={path!r}"
-        )
-    return on_device
+    device = path == "torch" or (path == "auto" and A.device.type != "cpu")
+    return device and lstsq is None and transpose_lstsq is None
 
 
 def _numpy_option(value):
@@ -180,11 +186,11 @@ class SparseGenericLstsq(torch.autograd.Function):
                 None if preconditioner is None else torch.as_tensor(preconditioner).to(A.device),
             )
             _report(decisions, stacklevel=4)
-            ctx.decisions = decisions
             # The backward runs in the C++ core on host copies (docs/pytorch.md).
             ctx.core, ctx.forward_solver = _core_solver(dtype, _host_options(options)), None
         else:
-            matrix = _matrix(A_)
+            # The C++ core, on host copies for tensors off the CPU; callables see A's device.
+            matrix = _matrix(_host(A_))
             forward_solver = _torch_solver(lstsq, A_, vector=B.dim() == 1)
             core = _core_solver(
                 dtype,
@@ -192,7 +198,7 @@ class SparseGenericLstsq(torch.autograd.Function):
                 forward_solver,
                 _torch_solver(transpose_lstsq, A_, vector=B.dim() == 1),
             )
-            x = torch.from_numpy(core.lstsq(matrix, _columns(B_)))
+            x = torch.from_numpy(core.lstsq(matrix, _columns(_host(B_)))).to(A.device)
             _report(core, stacklevel=4)
             ctx.matrix = matrix  # numpy views of A's arrays; A itself is saved for the version check
             ctx.core, ctx.forward_solver = core, forward_solver
@@ -222,20 +228,18 @@ class SparseGenericLstsq(torch.autograd.Function):
         # backward sees the (m, k) matrix gradB.
         if ctx.forward_solver is not None:
             ctx.forward_solver.vector = False
-        device = A.device
         if ctx.on_device:
-            A, B, x, grad = A.detach().cpu(), B.detach().cpu(), x.cpu(), grad.cpu()
-            ctx.matrix = _matrix(A)
+            ctx.matrix = _matrix(_host(A.detach()))
         dA_values, dB, _ = ctx.core.lstsq_backward(
-            ctx.matrix, _columns(B), _columns(x), _columns(grad)
+            ctx.matrix, _columns(_host(B)), _columns(_host(x)), _columns(_host(grad))
         )
         _report(ctx.core, stacklevel=2)
         grad_A = None
         if ctx.needs_input_grad[0]:
-            grad_A = _gradient_like(A.detach(), torch.from_numpy(dA_values)).to(device)
+            grad_A = _gradient_like(A.detach(), torch.from_numpy(dA_values).to(A.device))
         grad_B = None
         if ctx.needs_input_grad[1]:
-            grad_B = torch.from_numpy(dB).to(device)
+            grad_B = torch.from_numpy(dB).to(A.device)
             if B.dim() == 1:
                 grad_B = grad_B.reshape(-1)
         return grad_A, grad_B, None, None, None, None
@@ -283,12 +287,13 @@ def sparse_generic_lstsq(
     x0, preconditioner
         May be tensors.
     path : {"auto", "core", "torch"}, default "auto"
-        Where the forward solve runs. "core": the C++ core on the CPU (tensors on the CPU
-        only). "torch": LSMR in torch operations on the tensors' own device, every decision
-        taken by the C++ core (one device-to-host transfer of a few numbers per iteration;
-        LSMR only, no callables). "auto": "core" for CPU tensors, "torch" otherwise. The
-        backward runs in the C++ core, on host copies for tensors on another device
-        (docs/pytorch.md).
+        Where the forward solve runs. "core": the C++ core (on host copies for tensors off the
+        CPU). "torch": LSMR in torch operations on the tensors' own device, every decision
+        taken by the C++ core (one device-to-host transfer of a few numbers per iteration);
+        with ``lstsq``/``transpose_lstsq`` the callables run instead, on A's device; direct
+        solvers are refused. "auto": "core" for CPU tensors, "torch" otherwise (a direct
+        solver: "core"). The backward runs in the C++ core, on host copies for tensors off the
+        CPU, callables on A's device (docs/pytorch.md).
 
     The default ``on_failure="raise"`` differs from the original, which returned unconverged
     results silently (its own float32 docstring example stops at LSMR's default iteration
@@ -297,8 +302,8 @@ def sparse_generic_lstsq(
     Raises
     ------
     TypeError
-        ``A`` is not a sparse COO/CSR tensor, or an unsupported dtype/device, or ``B`` is not
-        a dense tensor of A's dtype.
+        ``A`` is not a sparse COO/CSR tensor of float32 or float64, or ``B`` is not a dense
+        tensor of A's dtype on A's device.
     ValueError
         Dimension mismatch, non-finite values, an option out of range, or (in backward) a wide
         or rank-deficient A.

@@ -19,12 +19,11 @@ TORCH_PATH = os.environ.get("SPARSEGRAD_TEST_TORCH_PATH", "auto")
 
 
 def sparse_generic_lstsq(A, B, *args, **kwargs):
-    """sparsegrad.torch.sparse_generic_lstsq on TORCH_PATH, where that path applies (LSMR
-    without callables; the others stay on the core, as "auto" runs them)."""
+    """sparsegrad.torch.sparse_generic_lstsq on TORCH_PATH, where that path applies (LSMR and
+    the lstsq callables; the direct solvers stay on the core, as "auto" runs them)."""
     from sparsegrad.torch import sparse_generic_lstsq as solve
 
-    lsmr_only = not args and kwargs.get("solver", "lsmr") == "lsmr"
-    if lsmr_only and "lstsq" not in kwargs and "transpose_lstsq" not in kwargs:
+    if kwargs.get("solver", "lsmr") == "lsmr":
         kwargs.setdefault("path", TORCH_PATH)
     return solve(A, B, *args, **kwargs)
 

@@ -156,14 +156,61 @@ def test_errors_name_the_argument():
         sparse_generic_lstsq(A, B2, path="torch")
     with pytest.raises(ValueError, match="argument 'path'.*'gpu'"):
         sparse_generic_lstsq(A, B, path="gpu")
-    with pytest.raises(ValueError, match="argument 'path'.*LSMR only"):
+    with pytest.raises(ValueError, match="argument 'path'.*direct solver.*'sparse_qr'"):
         sparse_generic_lstsq(A, B, path="torch", solver="sparse_qr")
-    with pytest.raises(ValueError, match="argument 'path'.*callables"):
-        sparse_generic_lstsq(A, B, lambda A_, B_: B_[: A_.shape[1]], path="torch")
     with pytest.raises(ValueError, match="argument 'x0'"):
         sparse_generic_lstsq(A, B, path="torch", x0=torch.zeros(3, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="argument 'atol'"):
         sparse_generic_lstsq(A, B, path="torch", atol=-1.0)
+
+
+def on_the_device_of(A, solve, seen):
+    """`solve` recording the devices of the tensors it is called with."""
+
+    def recorded(A_, rhs):
+        seen.append((A_.device, rhs.device))
+        return solve(A_, rhs)
+
+    return recorded
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+def test_callables_run_on_the_device_of_A(layout):
+    # The seed's custom solvers on the torch path: called with A and the right-hand side on A's
+    # device, the gradient's decisions (the rank check of the two-solve form) the C++ core's.
+    D, A, B = problem(torch.float64, layout, m=30, n=8, k=2)
+    pinv = torch.linalg.pinv(D)
+    seen = []
+    lstsq = on_the_device_of(A, lambda A_, R: pinv.to(R.device) @ R, seen)
+    transpose = on_the_device_of(A, lambda A_, G: pinv.T.to(G.device) @ G, seen)
+    A = A.detach().requires_grad_(True)
+    Bg = B.detach().requires_grad_(True)
+    X = sparse_generic_lstsq(A, Bg, lstsq, transpose, path="torch")
+    assert X.device == A.device
+    dX = torch.randn(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    (X * dX).sum().backward()
+    assert seen == [(A.device, A.device)] * 3  # forward, (A^T)^+ dX, A^+ dB
+    # Against the dense formula dB = (A^T)^+ dX, dA = -dB X^T - r (A^+ dB)^T on the pattern.
+    Xr = pinv @ B
+    dB = pinv.T @ dX
+    dA = -dB @ Xr.T - (D @ Xr - B) @ (pinv @ dB).T
+    assert torch.allclose(X.detach(), Xr, atol=1e-12)
+    assert torch.allclose(Bg.grad, dB, atol=1e-12)
+    assert torch.allclose(A.grad.to_dense(), dA * (D != 0), atol=1e-12)
+
+
+def test_callables_on_a_rank_deficient_A_are_refused_by_the_core():
+    # The two-solve form's rank test (AdjointEngine::two_solves) runs for device callables too.
+    D, A, B = problem(torch.float64, "coo", m=30, n=8, k=1)
+    D[:, 7] = D[:, 6]
+    A = sparse(D, "coo").requires_grad_(True)
+    pinv = torch.linalg.pinv(D)
+    X = sparse_generic_lstsq(
+        A, B, lambda A_, R: pinv @ R, lambda A_, G: pinv.T @ G, path="torch"
+    )
+    dX = torch.arange(8, dtype=torch.float64)  # outside range(A^T): its entries 6, 7 differ
+    with pytest.raises(ValueError, match="argument 'A'.*full column rank"):
+        (X[:, 0] * dX).sum().backward()
 
 
 def test_one_device_to_host_transfer_per_iteration(monkeypatch):
@@ -198,6 +245,14 @@ def test_cuda_matches_the_cpu():
     Ac = A.detach().cuda().requires_grad_(True)
     sparse_generic_lstsq(Ac, B.cuda(), **TIGHT).sum().backward()
     assert Ac.grad.device.type == "cuda"
+    # callables see CUDA tensors; a direct solver factors on the host
+    seen = []
+    pinv = torch.linalg.pinv(D).cuda()
+    solve = on_the_device_of(A, lambda A_, R: pinv @ R, seen)
+    X = sparse_generic_lstsq(A.cuda(), B.cuda(), solve)
+    assert seen[0][0].type == "cuda" and seen[0][1].type == "cuda"
+    X = sparse_generic_lstsq(A.cuda(), B.cuda(), solver="sparse_qr")
+    assert X.device.type == "cuda"
 
 
 @pytest.mark.parametrize("path", ["core", "torch"])
