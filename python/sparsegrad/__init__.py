@@ -63,7 +63,8 @@ _OPTIONS_DOC = """\
     conlim : float, default 1e8
         LSMR stops (a failure) when its estimate of cond(A) exceeds conlim.
     maxiter : int, optional
-        LSMR's iteration limit per right-hand side; default min(m, n) as in scipy.
+        LSMR's iteration limit per right-hand side; default max(m + n, 20 min(m, n)) (enough for
+        real problems of condition up to ~1e5; scipy's min(m, n) stops them early).
     damp : float, default 0
         Solve min ||A X - B||^2 + damp^2 ||X||^2 (LSMR only); the gradient is that of the
         damped problem, and exists for any shape and rank when damp > 0.
