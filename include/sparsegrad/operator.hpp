@@ -28,15 +28,18 @@
 ///   row/column, so they give the same bits; the chunked scatter adds C ordered partial sums.
 ///   C depends on A alone (never on the thread count or on k), so every kernel's result is the
 ///   same on 1 thread and on many, and the same per column for one right-hand side or a block.
-/// - For k > 1 the input block is first transposed into a k-interleaved workspace so that A is
-///   read once for all k columns; each column's sum keeps the order of the k = 1 product, so a
-///   block run gives, per column, exactly the bits of a single-column run.
+/// - For k > 1 the gather first transposes its input block into a k-interleaved workspace, and
+///   the scatter accumulates into k-interleaved rows, so that A is read once for all k columns;
+///   each column's sum keeps the order of the k = 1 product, so a block run gives, per column,
+///   exactly the bits of a single-column run.
 /// - These are the summation orders of scipy's csr_matvec / csc_matvec (and of Eigen 3.4's sparse
 ///   x dense product; Eigen 5 splits a row-major row sum into two accumulators), which LSMR's
 ///   scipy parity relies on.
-/// - Workspace: one (rows or cols) x k buffer, grown when a larger k arrives and then reused, so
-///   an iteration loop performs no allocation. An operator object is therefore not safe to use
-///   from two threads at once; make one per thread.
+/// - The block kernels hold a panel of up to 8 columns of a row as a fixed-size Eigen array, so
+///   the k columns are processed in SIMD lanes; the lanes are columns, so the order is kept.
+/// - Workspace: the interleaved block and the scatter's accumulators, grown when a larger k
+///   arrives and then reused, so an iteration loop performs no allocation. An operator object is
+///   therefore not safe to use from two threads at once; make one per thread.
 
 #include <Eigen/SparseCore>
 #include <algorithm>
@@ -68,9 +71,9 @@ enum class TransposedProduct {
   copy,
   /// Serial scatter over A itself: no extra memory, one thread.
   scatter,
-  /// Scatter in C chunks of A's outer range, in parallel, into C − 1 extra accumulators of the
-  /// output's size (C ≤ 16, chosen from nnz and the output's length so that the accumulators
-  /// cost at most 1/8 of the scatter's work); C = 1 is the serial scatter.
+  /// Scatter in C chunks of A's outer range, in parallel, into accumulators of the output's size
+  /// added in chunk order (C ≤ 16, chosen from nnz and the output's length so that the
+  /// accumulators cost at most 1/8 of the scatter's work); C = 1 is the serial scatter.
   chunked
 };
 
@@ -162,6 +165,19 @@ void interleave(const Scalar* X, Eigen::Index ldx, Eigen::Index rows, Eigen::Ind
     for (Eigen::Index c = 0; c < k; ++c) out[r * k + c] = X[r + c * ldx];
 }
 
+/// Calls f(width, c0) for panels of columns [c0, c0 + width) covering 0..k−1, widths 8, 4, 2, 1
+/// as compile-time constants (std::integral_constant): the block kernels hold a panel of one row
+/// in registers as a fixed-size Eigen array, which Eigen vectorizes across the columns. Each
+/// column's sum keeps its own order, so the panels do not change any column's bits.
+template <class F>
+void for_column_panels(Eigen::Index k, F&& f) {
+  Eigen::Index c0 = 0;
+  for (; c0 + 8 <= k; c0 += 8) f(std::integral_constant<int, 8>(), c0);
+  if (c0 + 4 <= k) f(std::integral_constant<int, 4>(), c0), c0 += 4;
+  if (c0 + 2 <= k) f(std::integral_constant<int, 2>(), c0), c0 += 2;
+  if (c0 < k) f(std::integral_constant<int, 1>(), c0);
+}
+
 /// Gather: Y(o, c) = Σ_e op(value_e) X(inner_e, c) over the entries e of outer o, in storage
 /// order starting from 0 (op = conj when Conj). X is inner_size x k with leading dimension ldx,
 /// Y outer_size x k with leading dimension ldy; `work` holds inner_size * k scalars when k > 1.
@@ -189,24 +205,15 @@ void gather_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index 
 #endif
       Index lo, hi;
       thread_range(S, t, T, lo, hi);
-      constexpr Index width = 8;  // accumulators held in registers
-      for (Index o = lo; o < hi; ++o) {
-        for (Index c0 = 0; c0 < k; c0 += width) {
-          const Index kc = std::min(width, k - c0);
-          Scalar acc[width];
-          for (Index c = 0; c < width; ++c) acc[c] = Scalar(0);
-          for (Index e = S.begin(o); e < S.end(o); ++e) {
-            const Scalar a = maybe_conj<Conj>(S.values[e]);
-            const Scalar* x = work + static_cast<Index>(S.inner[e]) * k + c0;
-            if (kc == width) {
-              for (Index c = 0; c < width; ++c) acc[c] += a * x[c];
-            } else {
-              for (Index c = 0; c < kc; ++c) acc[c] += a * x[c];
-            }
-          }
-          for (Index c = 0; c < kc; ++c) Y[o + (c0 + c) * ldy] = acc[c];
-        }
-      }
+      for (Index o = lo; o < hi; ++o)
+        for_column_panels(k, [&](auto width, Index c0) {
+          using Panel = Eigen::Array<Scalar, decltype(width)::value, 1>;
+          Panel acc = Panel::Zero();
+          for (Index e = S.begin(o); e < S.end(o); ++e)
+            acc += maybe_conj<Conj>(S.values[e]) *
+                   Eigen::Map<const Panel>(work + static_cast<Index>(S.inner[e]) * k + c0);
+          for (Index c = 0; c < acc.size(); ++c) Y[o + (c0 + c) * ldy] = acc[c];
+        });
     }
   });
 }
@@ -233,76 +240,79 @@ std::vector<Eigen::Index> scatter_chunks(const View& S, Eigen::Index inner_size)
   return bounds;
 }
 
+/// Chunks per round of the chunked scatter, and so the accumulators it holds besides the total:
+/// all C for one right-hand side on several threads (one round, two synchronizations), else one
+/// per thread, reused from round to round, so that the accumulators of a k-column block
+/// (inner_size x k each) stay in cache instead of C of them being filled and read back.
+inline Eigen::Index scatter_round(Eigen::Index k, Eigen::Index C, int threads) {
+  return k == 1 && threads > 1 ? C : std::min<Eigen::Index>(threads, C);
+}
+
 /// Scatter in chunks: Y(inner_e, c) = Σ over chunks q = 0..C−1, in order, of the scatter of
 /// chunk q's outer range [bounds[q], bounds[q + 1]) in increasing outer order, started from 0.
-/// Chunks run in parallel, one thread each; the partial sums are added per output entry in
-/// chunk order, so the bits depend on the chunks only. C = 1 (bounds 0, outer_size) is the
-/// serial scatter in storage order. `work` holds (C − 1) inner_size scalars for k = 1,
-/// (outer_size + C inner_size) k for k > 1 (X and the accumulators interleaved, so that A is
-/// read once); scatter_workspace() gives the size.
+/// The chunks run in rounds of P = `round` chunks (q = rP .. rP + P − 1); in a round the threads
+/// scatter its chunks into P accumulators (chunk 0 into the total), then add them to the total
+/// in chunk order, so every output entry is ((p₀ + p₁) + p₂) + … whatever P and the thread
+/// count: the bits depend on the chunks only. C = 1 (bounds 0, outer_size) is the serial scatter in
+/// storage order. For k > 1 the accumulators are k-interleaved, so that A is read once; X is read
+/// in place (a row's k values once per row of A, not per entry, so no interleaved copy of the long
+/// input is worth making). `work` holds scatter_workspace(inner_size, k, round) scalars.
 template <bool Conj, class Scalar, class StorageIndex>
 void scatter_product(const CompressedView<Scalar, StorageIndex>& S, Eigen::Index inner_size,
                      const Scalar* X, Eigen::Index ldx, Eigen::Index k, Scalar* Y, Eigen::Index ldy,
-                     const Eigen::Index* bounds, Eigen::Index C, Scalar* work) {
+                     const Eigen::Index* bounds, Eigen::Index C, Eigen::Index round, Scalar* work) {
   using Index = Eigen::Index;
   if (k == 0) return;
-  Scalar* xw = work;                                       // k > 1: X interleaved
-  Scalar* acc0 = k == 1 ? work : work + S.outer_size * k;  // accumulators, inner_size * k each
-  auto accumulator = [&](Index q) {
-    if (k == 1) return q == 0 ? Y : acc0 + (q - 1) * inner_size;
-    return acc0 + q * inner_size * k;
-  };
+  const Index size = inner_size * k;  // of one accumulator
+  Scalar* total = k == 1 ? Y : work;  // chunk 0's accumulator, the sum
+  Scalar* slot0 = k == 1 ? work : work + size;
+  auto accumulator = [&](Index q) { return q == 0 ? total : slot0 + q % round * size; };
   const bool parallel = max_threads() > 1 && C > 1 && S.span() * k >= parallel_threshold;
   in_parallel(parallel, [&](int t, int T) {
-    if (k > 1) {
-      interleave(X, ldx, S.outer_size, k, xw, t, T);
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-    }
-    for (Index q = t; q < C; q += T) {
-      Scalar* acc = accumulator(q);
-      std::fill(acc, acc + inner_size * k, Scalar(0));
-      for (Index o = bounds[q]; o < bounds[q + 1]; ++o) {
-        if (k == 1) {
-          const Scalar xo = X[o];
-          for (Index e = S.begin(o); e < S.end(o); ++e)
-            acc[S.inner[e]] += maybe_conj<Conj>(S.values[e]) * xo;
-        } else {
-          const Scalar* x = xw + o * k;
-          for (Index e = S.begin(o); e < S.end(o); ++e) {
-            const Scalar a = maybe_conj<Conj>(S.values[e]);
-            Scalar* y = acc + static_cast<Index>(S.inner[e]) * k;
-            for (Index c = 0; c < k; ++c) y[c] += a * x[c];
+    const Index ilo = inner_size * t / T, ihi = inner_size * (t + 1) / T;
+    for (Index first = 0; first < C; first += round) {
+      const Index last = std::min(C, first + round);
+      for (Index q = first + t; q < last; q += T) {
+        Scalar* acc = accumulator(q);
+        std::fill(acc, acc + size, Scalar(0));
+        for (Index o = bounds[q]; o < bounds[q + 1]; ++o) {
+          if (k == 1) {
+            const Scalar xo = X[o];
+            for (Index e = S.begin(o); e < S.end(o); ++e)
+              acc[S.inner[e]] += maybe_conj<Conj>(S.values[e]) * xo;
+          } else {
+            for_column_panels(k, [&](auto width, Index c0) {
+              using Panel = Eigen::Array<Scalar, decltype(width)::value, 1>;
+              const Panel x = Eigen::Map<const Panel, 0, Eigen::InnerStride<>>(
+                  X + o + c0 * ldx, Eigen::InnerStride<>(ldx));
+              for (Index e = S.begin(o); e < S.end(o); ++e)
+                Eigen::Map<Panel>(acc + static_cast<Index>(S.inner[e]) * k + c0) +=
+                    maybe_conj<Conj>(S.values[e]) * x;
+            });
           }
         }
       }
-    }
+      if (C == 1) break;  // the serial scatter: nothing to add
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
-    // Add the partial sums in chunk order (and de-interleave for k > 1).
-    const Index ilo = inner_size * t / T, ihi = inner_size * (t + 1) / T;
-    if (k == 1) {
-      for (Index q = 1; q < C; ++q) {
+      for (Index q = std::max<Index>(first, 1); q < last; ++q) {
         const Scalar* acc = accumulator(q);
-        for (Index i = ilo; i < ihi; ++i) Y[i] += acc[i];
+        for (Index i = ilo * k; i < ihi * k; ++i) total[i] += acc[i];
       }
-    } else {
-      for (Index c = 0; c < k; ++c)
-        for (Index i = ilo; i < ihi; ++i) {
-          Scalar sum = acc0[i * k + c];
-          for (Index q = 1; q < C; ++q) sum += accumulator(q)[i * k + c];
-          Y[i + c * ldy] = sum;
-        }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
     }
+    if (k > 1)  // de-interleave
+      for (Index c = 0; c < k; ++c)
+        for (Index i = ilo; i < ihi; ++i) Y[i + c * ldy] = total[i * k + c];
   });
 }
 
-/// Scalars of workspace scatter_product needs for C chunks.
-inline Eigen::Index scatter_workspace(Eigen::Index outer_size, Eigen::Index inner_size,
-                                      Eigen::Index k, Eigen::Index C) {
-  return k == 1 ? (C - 1) * inner_size : (outer_size + C * inner_size) * k;
+/// Scalars of workspace scatter_product needs for rounds of `round` chunks.
+inline Eigen::Index scatter_workspace(Eigen::Index inner_size, Eigen::Index k, Eigen::Index round) {
+  return k == 1 ? round * inner_size : (round + 1) * inner_size * k;
 }
 
 template <class Out>
@@ -412,9 +422,11 @@ class CompressedOperatorBase {
       if (chunks_.empty()) chunks_ = scatter_chunks(S, A.innerSize());
       bounds = chunks_.data(), C = static_cast<Eigen::Index>(chunks_.size()) - 1;
     }
-    const Eigen::Index size = scatter_workspace(A.outerSize(), A.innerSize(), k, C);
+    const Eigen::Index round = scatter_round(k, C, max_threads());
+    const Eigen::Index size = scatter_workspace(A.innerSize(), k, round);
     scatter_product<Adjoint>(S, A.innerSize(), X.data(), X.outerStride(), k, Y.data(),
-                             Y.outerStride(), bounds, C, size > 0 ? workspace(size) : nullptr);
+                             Y.outerStride(), bounds, C, round,
+                             size > 0 ? workspace(size) : nullptr);
   }
 
   Scalar* workspace(Eigen::Index size) const {
