@@ -5,11 +5,12 @@
 // counts only that part. scripts/profile-lsmr.sh runs it and benchmarks/callgrind_breakdown.py
 // turns the counts into a per-iteration breakdown.
 //
-//   lsmr_profile PROBLEM K THREADS ITERATIONS [REPEAT] [lsmr|op_pair|eigen_pair]
+//   lsmr_profile PROBLEM K THREADS ITERATIONS [REPEAT] [lsmr|op_pair|op_pair_scatter|eigen_pair]
 //
 // lsmr: sparsegrad::lsmr with tolerances 0 and maxiter = ITERATIONS (so exactly that many
 // iterations run); op_pair / eigen_pair: ITERATIONS times one A·V plus one Aᵀ·U with
-// sparsegrad's operator (as lsmr builds it) / with Eigen's products.
+// sparsegrad's operator (as lsmr builds it) / with Eigen's products; op_pair_scatter: the
+// operator with the serial scatter for Aᵀ·U (TransposedProduct::scatter).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -36,7 +37,8 @@
 int main(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(stderr,
-                 "usage: %s PROBLEM K THREADS ITERATIONS [REPEAT] [lsmr|op_pair|eigen_pair]\n",
+                 "usage: %s PROBLEM K THREADS ITERATIONS [REPEAT] "
+                 "[lsmr|op_pair|op_pair_scatter|eigen_pair]\n",
                  argv[0]);
     return 2;
   }
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
   opt.conlim = std::numeric_limits<double>::infinity();
   opt.maxiter = iterations;
   const auto op = sparsegrad::make_operator(A);
+  const auto serial_op = sparsegrad::make_operator(A, sparsegrad::TransposedProduct::scatter);
   Eigen::MatrixXd V = Eigen::MatrixXd::Ones(A.cols(), k), Y(A.rows(), k), Z(A.cols(), k);
   int itn = 0;
   double checksum = 0;
@@ -71,6 +74,12 @@ int main(int argc, char** argv) {
       for (long i = 0; i < iterations; ++i) {
         op.apply(V, Y);
         op.apply_adjoint(B, Z);
+      }
+      checksum += Y(0, 0) + Z(0, 0);
+    } else if (what == "op_pair_scatter") {
+      for (long i = 0; i < iterations; ++i) {
+        serial_op.apply(V, Y);
+        serial_op.apply_adjoint(B, Z);
       }
       checksum += Y(0, 0) + Z(0, 0);
     } else if (what == "eigen_pair") {
