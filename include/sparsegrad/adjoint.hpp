@@ -575,6 +575,16 @@ class AdjointEngine {
   Backend& be_;
 };
 
+/// Finite inputs can still give a gradient beyond the range of the scalar type (|dB||X| or
+/// |r||H| overflowing): every backend refuses it with this error rather than return Inf or NaN.
+template <class Value>
+[[noreturn]] void throw_unrepresentable(const char* where, const char* what, const Value& v,
+                                        Eigen::Index i, Eigen::Index j) {
+  throw_domain(where, "B, X and dX", "a gradient representable in the scalar type",
+               concat(what, " = ", v, " at (", i, ", ", j,
+                      "): products of B, X and dX overflow; rescale the problem"));
+}
+
 /// Checked, densified inputs of the serial backward pass.
 template <class Scalar>
 struct BackwardInputs {
@@ -823,14 +833,9 @@ class EigenAdjointBackend {
       if (t.with_null_space) value += Vt.col(j).dot(Wt.col(i));
       return value;
     });
-    // Finite inputs can still give a gradient beyond the range of Scalar (|dB||X| or |r||H|
-    // overflowing): refuse it rather than return Inf or NaN.
     auto require_representable = [](const char* what, const Scalar& v, Eigen::Index i,
                                     Eigen::Index j) {
-      if (!is_finite(v))
-        throw_domain(where, "B, X and dX", "a gradient representable in the scalar type",
-                     concat(what, " = ", v, " at (", i, ", ", j,
-                            "): products of B, X and dX overflow; rescale the problem"));
+      if (!is_finite(v)) throw_unrepresentable(where, what, v, i, j);
     };
     for_each_entry(gradA, [&](Eigen::Index, Eigen::Index i, Eigen::Index j, const Scalar& v) {
       require_representable("dL/dA", v, i, j);

@@ -10,8 +10,8 @@ Same signature, shapes and exceptions. For CPU tensors the solves and the gradie
 run in sparsegrad's C++ core on the tensors' own memory (``tensor.numpy()`` views: A's values
 and index arrays are not copied, except an uncoalesced COO tensor's indices and values, copied
 once into the core's COO matrix); for tensors on another device the forward LSMR runs there in
-torch operations (sparsegrad/_device.py, the C++ core taking every decision) and the backward
-in the C++ core on host copies. ``lstsq``/``transpose_lstsq`` callables are called with A and
+torch operations (sparsegrad/_device.py, the C++ core taking every decision), and so does the
+backward (CRAIG on the device, driven by the C++ adjoint engine). ``lstsq``/``transpose_lstsq`` callables are called with A and
 the right-hand side on A's device, as the original calls them. Beyond the original: uncoalesced
 COO tensors work in backward, the direct solvers and LSMR's options can be chosen, and
 non-convergence is never silent (sparsegrad's failure policy, ``help(sparsegrad)``: it raises
@@ -178,16 +178,22 @@ class SparseGenericLstsq(torch.autograd.Function):
             # The torch path (sparsegrad/_device.py): the solve on the tensors' device.
             device_options = {**options, "x0": None, "preconditioner": None}
             x0, preconditioner = options["x0"], options["preconditioner"]
+            ctx.operators = _device.Operators(A_)  # A on the device, built once for both passes
             x, decisions = _device.lsmr(
                 A_,
                 B_.unsqueeze(1) if B.dim() == 1 else B_,
                 device_options,
                 None if x0 is None else torch.as_tensor(x0).to(A.device),
                 None if preconditioner is None else torch.as_tensor(preconditioner).to(A.device),
+                ctx.operators,
             )
             _report(decisions, stacklevel=4)
-            # The backward runs in the C++ core on host copies (docs/pytorch.md).
-            ctx.core, ctx.forward_solver = _core_solver(dtype, _host_options(options)), None
+            # The backward runs on the device too (_device.lstsq_backward), with the forward's
+            # error estimates of x.
+            ctx.device_options = device_options
+            records = decisions.diagnostics
+            ctx.forward_error = records[-1].get("error", []) if records else []
+            ctx.forward_solver = None
         else:
             # The C++ core, on host copies for tensors off the CPU; callables see A's device.
             matrix = _matrix(_host(A_))
@@ -229,17 +235,30 @@ class SparseGenericLstsq(torch.autograd.Function):
         if ctx.forward_solver is not None:
             ctx.forward_solver.vector = False
         if ctx.on_device:
-            ctx.matrix = _matrix(_host(A.detach()))
-        dA_values, dB, _ = ctx.core.lstsq_backward(
-            ctx.matrix, _columns(_host(B)), _columns(_host(x)), _columns(_host(grad))
-        )
-        _report(ctx.core, stacklevel=2)
+            # The adjoint engine on the device: CRAIG and the gradient assembly in torch
+            # operations there (sparsegrad/_device.py).
+            def matrix(t):
+                t = t.detach()
+                return t.unsqueeze(1) if t.dim() == 1 else t
+
+            dA_values, dB, _, decisions = _device.lstsq_backward(
+                A.detach(), matrix(B), matrix(x), matrix(grad), ctx.device_options,
+                ctx.forward_error,
+                ctx.operators,
+            )
+            _report(decisions, stacklevel=2)
+        else:
+            dA_values, dB, _ = ctx.core.lstsq_backward(
+                ctx.matrix, _columns(_host(B)), _columns(_host(x)), _columns(_host(grad))
+            )
+            _report(ctx.core, stacklevel=2)
+            dA_values, dB = torch.from_numpy(dA_values), torch.from_numpy(dB)
         grad_A = None
         if ctx.needs_input_grad[0]:
-            grad_A = _gradient_like(A.detach(), torch.from_numpy(dA_values).to(A.device))
+            grad_A = _gradient_like(A.detach(), dA_values.to(A.device))
         grad_B = None
         if ctx.needs_input_grad[1]:
-            grad_B = torch.from_numpy(dB).to(A.device)
+            grad_B = dB.to(A.device)
             if B.dim() == 1:
                 grad_B = grad_B.reshape(-1)
         return grad_A, grad_B, None, None, None, None
@@ -292,8 +311,9 @@ def sparse_generic_lstsq(
         taken by the C++ core (one device-to-host transfer of a few numbers per iteration);
         with ``lstsq``/``transpose_lstsq`` the callables run instead, on A's device; direct
         solvers are refused. "auto": "core" for CPU tensors, "torch" otherwise (a direct
-        solver: "core"). The backward runs in the C++ core, on host copies for tensors off the
-        CPU, callables on A's device (docs/pytorch.md).
+        solver: "core"). The backward runs where the forward ran: after the torch path, CRAIG
+        and the gradient assembly on the device (the C++ adjoint engine taking the decisions);
+        otherwise in the C++ core, callables on A's device (docs/pytorch.md).
 
     The default ``on_failure="raise"`` differs from the original, which returned unconverged
     results silently (its own float32 docstring example stops at LSMR's default iteration

@@ -6,6 +6,8 @@
 // coefficients of the next vector update and the stop decisions. The decisions are the
 // library's own (krylov/lsmr.hpp: LsmrColumnSet, krylov_weights_plan, planned_weights), so the
 // two paths cannot drift apart.
+#include "device.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -28,16 +30,6 @@ using sparsegrad::detail::concat;
 using Index = Eigen::Index;
 constexpr const char* where = "Lsmr";
 
-template <class T>
-using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
-
-template <class T>
-py::array_t<T> to_array(const std::vector<T>& v) {
-  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), out.mutable_data());
-  return out;
-}
-
 /// The library's options of a call for data stored as float (data_float32) or double.
 template <class Data>
 sparsegrad::LsmrOptions<Data> checked_options(const Options& o) {
@@ -58,7 +50,7 @@ class DeviceLsmr {
  public:
   DeviceLsmr(const py::dict& kwargs, Index m, Index n, Index k, bool data_float32,
              py::object x0_shape, Index preconditioner_size)
-      : o_(options_from_python(kwargs)), m_(m), n_(n), k_(k), narrowed_(false) {
+      : o_(options_from_python(kwargs)), m_(m), n_(n), k_(k), narrowed_(false), scaling_(n, k) {
     // The checks of Lsmr::operator() and lsmr_on_operator, in their order.
     if (data_float32) {
       const auto opt = checked_options<float>(o_);
@@ -82,60 +74,30 @@ class DeviceLsmr {
             "no preconditioner when options.column_scaling is set (one of the two)", "both");
       sparsegrad::detail::check_preconditioner(where, opt_, m, n, preconditioner_size);
     } else {
-      plan_ = sparsegrad::detail::krylov_weights_plan(where, m, n, opt_, opt_.column_scaling, true);
+      scaling_.plan(where, m, n, opt_);
     }
-    weights_.d.setOnes(n);
-    c_.assign(static_cast<std::size_t>(k), 1.0);
   }
 
-  /// "columns", "uniform" or "none": what set_weights needs.
-  std::string weights_plan() const {
-    return plan_.columns ? "columns" : plan_.uniform ? "uniform" : "none";
-  }
+  DeviceScaling<Real>& scaling() { return scaling_; }
 
-  /// D from the column norms computed on the device, ‖A e_j‖ = amax_j sqrt(sumsq_j) (amax_j the
-  /// largest |a_ij|, sumsq_j the sum of (a_ij / amax_j)², so that nothing overflows there),
-  /// and the counts of stored entries. Returns d (n).
-  py::array_t<double> set_weights(const Array<double>& amax, const Array<double>& sumsq,
-                                  const Array<std::int64_t>& nnz) {
-    std::vector<long double> norm2(static_cast<std::size_t>(n_));
-    std::vector<Index> count(norm2.size());
-    for (std::size_t j = 0; j < norm2.size(); ++j) {
-      const long double a = amax.data()[j];
-      norm2[j] = a * a * static_cast<long double>(sumsq.data()[j]);
-      count[j] = static_cast<Index>(nnz.data()[j]);
-    }
-    weights_ = sparsegrad::detail::planned_weights<Real>(plan_, norm2, count);
-    std::vector<double> d(weights_.d.data(), weights_.d.data() + weights_.d.size());
-    return to_array(d);
-  }
-
-  /// Per column of B, the power of two c_j with c_j‖b_j‖ near 1 (column_rescaling), from the
-  /// norms computed on the device. Returns c (k).
+  /// Per column of B, c_j (DeviceScaling::set_rescaling), from the norms computed on the device.
   py::array_t<double> set_rescaling(const Array<double>& normB) {
-    if (!opt_.scipy_compatible && !preconditioned_)
-      for (std::size_t j = 0; j < c_.size(); ++j)
-        c_[j] = double(sparsegrad::detail::rescaling_for_norm(Real(normB.data()[j])));
-    return to_array(c_);
+    return scaling_.set_rescaling(normB, !opt_.scipy_compatible && !preconditioned_);
   }
 
   /// True when the solve runs on A D with B rescaled (x = x0 + D y / c); false: on A itself.
-  bool rescaled() const {
-    if (preconditioned_) return false;
-    bool any = weights_.scaled;
-    for (double c : c_) any = any || c != 1;
-    return any;
-  }
+  bool rescaled() const { return !preconditioned_ && scaling_.rescaled(); }
 
   /// Column j of the Krylov start: ‖b_j‖, β₁, α₁ (arrays of k). Returns the columns whose x must
   /// be set to zero.
   py::array_t<bool> start(const Array<double>& normb, const Array<double>& beta1,
                           const Array<double>& alpha1) {
     const bool r = rescaled();
-    const Real damp = r && opt_.damp > 0 ? opt_.damp * weights_.max : opt_.damp;
+    const auto& w = scaling_.weights();
+    const Real damp = r && opt_.damp > 0 ? opt_.damp * w.max : opt_.damp;
     const auto rule = sparsegrad::detail::StoppingRule<Real>::from(
         opt_, m_, n_, opt_.error_tolerance_for(std::numeric_limits<Real>::epsilon()));
-    columns_.emplace(rule, damp, r ? double(weights_.max) : 1.0, k_, stats_);
+    columns_.emplace(rule, damp, r ? double(w.max) : 1.0, k_, stats_);
     py::array_t<bool> zero(k_);
     for (Index j = 0; j < k_; ++j)
       zero.mutable_data()[j] =
@@ -192,7 +154,7 @@ class DeviceLsmr {
   void finalize(const Array<double>& normx) {
     const bool r = rescaled();
     for (std::size_t j = 0; j < stats_.size(); ++j) {
-      if (r) stats_.normr[j] /= c_[j], stats_.normar[j] /= c_[j];
+      if (r) stats_.normr[j] /= scaling_.c(j), stats_.normar[j] /= scaling_.c(j);
       if (r || preconditioned_) stats_.normx[j] = normx.data()[j];
     }
     // x rounded back to float (detail::narrowed)
@@ -223,9 +185,7 @@ class DeviceLsmr {
   Index m_, n_, k_;
   bool narrowed_, preconditioned_ = false;
   sparsegrad::LsmrOptions<Real> opt_;
-  sparsegrad::detail::WeightsPlan plan_;
-  sparsegrad::detail::ColumnWeights<Real> weights_;
-  std::vector<double> c_;
+  DeviceScaling<Real> scaling_;
   sparsegrad::Diagnostics stats_;
   std::optional<sparsegrad::detail::LsmrColumnSet<Real>> columns_;
   Report report_;
@@ -235,11 +195,10 @@ template <class Real>
 void bind_device_lsmr(py::module_& m, const char* name) {
   using namespace pybind11::literals;
   using D = DeviceLsmr<Real>;
-  py::class_<D>(m, name, "The decisions of an LSMR solve run on another device (internal).")
-      .def(py::init<const py::dict&, Index, Index, Index, bool, py::object, Index>(), "options"_a,
-           "m"_a, "n"_a, "k"_a, "data_float32"_a, "x0_shape"_a, "preconditioner_size"_a)
-      .def_property_readonly("weights_plan", &D::weights_plan)
-      .def("set_weights", &D::set_weights, "amax"_a, "sumsq"_a, "nnz"_a)
+  py::class_<D> cls(m, name, "The decisions of an LSMR solve run on another device (internal).");
+  bind_device_scaling(cls);
+  cls.def(py::init<const py::dict&, Index, Index, Index, bool, py::object, Index>(), "options"_a,
+          "m"_a, "n"_a, "k"_a, "data_float32"_a, "x0_shape"_a, "preconditioner_size"_a)
       .def("set_rescaling", &D::set_rescaling, "normB"_a)
       .def_property_readonly("rescaled", &D::rescaled)
       .def("start", &D::start, "normb"_a, "beta1"_a, "alpha1"_a)
@@ -268,10 +227,12 @@ void bind_device(py::module_& m) {
         "has_preconditioner"_a);
   m.def(
       "refuse_nonfinite",
-      [](const std::string& name, double value, const std::string& position) {
-        bad(where, name.c_str(), "finite values", concat(value, position));
+      [](const std::string& name, double value, const std::string& position,
+         const std::string& in) {
+        bad(in.c_str(), name.c_str(), "finite values", concat(value, position));
       },
-      "name"_a, "value"_a, "position"_a);
+      "name"_a, "value"_a, "position"_a, "where"_a = where);
+  bind_device_backward(m);
 }
 
 }  // namespace sparsegrad_python

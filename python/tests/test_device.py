@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The torch path of sparsegrad.torch (sparsegrad/_device.py), forced on the CPU: agreement with
-the C++ path (same stop codes and iteration counts, X to the accuracy both guarantee), dense
-references, the failure policy, the error contract and the one synchronisation per iteration.
+the C++ path (same stop codes and iteration counts, X and the gradients to the accuracy both
+guarantee), dense references, the failure policy, the error contract and the one
+synchronisation per iteration, in the forward LSMR and in the backward's CRAIG.
 test_torch.py runs in full on this path too (ctest's python_test_torch_on_torch_path). Tests
 that need a GPU are skipped without one."""
 
@@ -16,7 +17,17 @@ import sparsegrad
 from sparsegrad import _device
 from sparsegrad.torch import sparse_generic_lstsq
 
-from conftest import DATA_DIR, TIGHT, dense_solution, random_dense_matrix, sparse, tolerance
+from conftest import (
+    DATA_DIR,
+    TIGHT,
+    dense_gradients,
+    dense_solution,
+    grad_values,
+    pattern_values,
+    random_dense_matrix,
+    sparse,
+    tolerance,
+)
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -236,6 +247,159 @@ def test_gradients_through_the_torch_path():
     )
 
 
+# --- the backward on the device -------------------------------------------------------------
+
+
+def backward(A, B, dX, path, **options):
+    """(dL/dA values in A's entry order, dL/dB, the backward solve's diagnostics) of
+    L = <dX, X(A, B)> on `path`, through the library's own objects."""
+    names = {name: None for name in sparsegrad._OPTION_NAMES}
+    names.update(solver="lsmr", on_failure="warn", **options)
+    if path == "torch":
+        X, decisions = _device.lsmr(A, B, names)
+        error = decisions.diagnostics[-1]["error"]
+        values, dB, _, done = _device.lstsq_backward(A, B, X, dX, names, error)
+        return values, dB, done.diagnostics[-1]
+    from sparsegrad.torch import _columns, _matrix
+
+    dtype = np.float32 if A.dtype == torch.float32 else np.float64
+    core = sparsegrad._core_solver(dtype, names)
+    X = core.lstsq(_matrix(A), _columns(B))
+    values, dB, _ = core.lstsq_backward(_matrix(A), _columns(B), X, _columns(dX))
+    return torch.from_numpy(values), torch.from_numpy(dB), core.diagnostics[-1]
+
+
+def gradient_bound(dtype):
+    """The default gradient gate (LsmrOptions::gradient_tolerance_for): eps^(1/4) of double, at
+    least sqrt(eps) of the data's type (3.5e-4 for float). The estimate bounds the error up to
+    its estimate of sigma_min, hence the factor 2 (as for X above)."""
+    return 2 * (1.2e-4 if dtype == torch.float64 else 3.5e-4)
+
+
+def relative(a, b):
+    return float((a.double() - b.double()).norm() / b.double().norm())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+@pytest.mark.parametrize("case", ["unit", "badly-scaled-columns", "damped"])
+def test_backward_same_decisions_as_the_core_and_the_dense_gradients(dtype, layout, case):
+    badly_scaled = case == "badly-scaled-columns"
+    scale = torch.logspace(-4, 4, 25, dtype=torch.float64) if badly_scaled else None
+    D, A, B = problem(dtype, layout, column_scale=scale)
+    damp = 0.3 if case == "damped" else None
+    dX = torch.randn(25, 3, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    dX = dX.to(dtype)
+    dA_c, dB_c, core = backward(A, B, dX, "core", damp=damp)
+    dA_d, dB_d, dev = backward(A, B, dX, "torch", damp=damp)
+    # CRAIG's decisions are the same (the paths differ in the summation order only).
+    assert dev["role"] == core["role"] == "normal-equation solve"
+    assert dev["istop"] == core["istop"] and dev["itn"] == core["itn"]
+    assert max(dev["error_A"], dev["error_B"]) <= gradient_bound(dtype) / 2
+    # The independent reference: the gradients of the dense normal equations.
+    Dd = D.double()
+    if damp:
+        n = Dd.shape[1]
+        Ad = Dd.clone().requires_grad_(True)
+        Bd = B.double().clone().requires_grad_(True)
+        X = torch.linalg.solve(Ad.T @ Ad + damp**2 * torch.eye(n, dtype=torch.float64), Ad.T @ Bd)
+        (X * dX.double()).sum().backward()
+        ref_A, ref_B = Ad.grad, Bd.grad
+    else:
+        ref_A, ref_B = dense_gradients(Dd, B, dX)
+    ref_values = pattern_values(A, ref_A)
+    assert relative(dA_d, ref_values) <= gradient_bound(dtype)
+    assert relative(dB_d, ref_B) <= gradient_bound(dtype)
+    assert dA_d.dtype == dtype and dB_d.dtype == dtype
+
+
+@pytest.mark.parametrize("name", ["well1033.mtx", "illc1033.mtx"])
+def test_backward_on_shipped_real_matrices(name):
+    D, A, B = shipped(name)
+    dX = torch.cos(0.11 * torch.arange(D.shape[1], dtype=torch.float64)).reshape(-1, 1)
+    dA_c, dB_c, core = backward(A, B, dX, "core")
+    dA_d, dB_d, dev = backward(A, B, dX, "torch")
+    assert dev["istop"] == core["istop"]
+    # illc1033 (cond 1.9e4): rounding of order eps changes CRAIG's trajectory, not its length
+    # beyond a few percent (as LSMR's above).
+    assert abs(dev["itn"][0] - core["itn"][0]) <= 0.05 * core["itn"][0] + 1
+    ref_A, ref_B = dense_gradients(D, B, dX)
+    assert relative(dA_d, pattern_values(A, ref_A)) <= gradient_bound(torch.float64)
+    assert relative(dB_d, ref_B) <= gradient_bound(torch.float64)
+
+
+def test_backward_refuses_a_rank_deficient_A_as_the_core_does():
+    D, A, B = problem(torch.float64, "coo", m=30, n=8, k=1)
+    D[:, 7] = D[:, 6]
+    A = sparse(D, "coo").requires_grad_(True)
+    dX = torch.arange(8, dtype=torch.float64)  # outside range(A^T): its entries 6, 7 differ
+    raised = {}
+    for path in ("torch", "core"):
+        x = sparse_generic_lstsq(A, B[:, 0], path=path, on_failure="warn")
+        with pytest.raises(ValueError, match="argument 'A'.*rank") as error:
+            (x * dX).sum().backward()
+        raised[path] = error.value
+    assert type(raised["torch"]) is type(raised["core"])
+    # A column whose stored entries are all zero: the same error naming that column.
+    D, _, B = problem(torch.float64, "coo", m=30, n=8, k=1)
+    Ac = sparse(D, "coo")
+    values = Ac._values().clone()
+    values[Ac._indices()[1] == 3] = 0
+    Az = torch.sparse_coo_tensor(Ac._indices(), values, Ac.shape).coalesce().requires_grad_(True)
+    with pytest.raises(ValueError, match="column 3 with stored entries that are all zero"):
+        sparse_generic_lstsq(Az, B, path="torch").sum().backward()
+
+
+def test_backward_failure_policy_and_errors_are_the_cores():
+    D, A, B = problem(torch.float64, "csr")
+    dX = torch.ones(25, 3, dtype=torch.float64)
+    names = {name: None for name in sparsegrad._OPTION_NAMES}
+    names.update(solver="lsmr", maxiter=2, on_failure="raise")
+    X = sparse_generic_lstsq(A, B, path="torch")
+    with pytest.raises(sparsegrad.ConvergenceError) as raised:
+        _device.lstsq_backward(A, B, X, dX, names, [])
+    assert raised.value.diagnostics["itn"] == [2, 2, 2]
+    # on_failure="warn": a warning through the front end, gradients returned
+    Ag = A.detach().requires_grad_(True)
+    x = sparse_generic_lstsq(Ag, B, path="torch", on_failure="warn", maxiter=3)
+    with pytest.warns(sparsegrad.ConvergenceWarning, match="normal-equation solve"):
+        x.sum().backward()
+    assert Ag.grad is not None
+    bad = dX.clone()
+    bad[4, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"lstsq_backward: argument 'dX'.*nan at \(4, 2\)"):
+        _device.lstsq_backward(A, B, X, bad, names, [])
+
+
+def test_backward_one_transfer_per_iteration(monkeypatch):
+    D, A, B = problem(torch.float64, "csr", k=4)
+    dX = torch.randn(25, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    itn = max(backward(A, B, dX, "torch")[2]["itn"])
+    names = {name: None for name in sparsegrad._OPTION_NAMES}
+    names.update(solver="lsmr", on_failure="raise")
+    X, _ = _device.lsmr(A, B, names)
+    calls = []
+    host = _device._host
+    monkeypatch.setattr(_device, "_host", lambda *t: calls.append(len(t)) or host(*t))
+    _device.lstsq_backward(A, B, X, dX, names, [])
+    # One per CRAIG iteration; before and after it the norms of G and the start, ||H_j||; the
+    # engine's norms and sums outside the loop (each one transfer of k or fewer numbers).
+    assert len(calls) <= itn + 25
+
+
+def test_backward_uncoalesced_coo_gets_the_cores_gradient():
+    D, A, B = problem(torch.float64, "coo", k=2)
+    i, v = A._indices(), A._values()
+    Au = torch.sparse_coo_tensor(torch.cat([i, i], 1), torch.cat([v / 2, v / 2]), A.shape)
+    grads = {}
+    for path in ("core", "torch"):
+        a = Au.detach().requires_grad_(True)
+        sparse_generic_lstsq(a, B, path=path, **TIGHT).sum().backward()
+        grads[path] = a.grad
+    assert torch.allclose(grads["torch"]._values(), grads["core"]._values(), atol=1e-10)
+    assert torch.equal(grads["torch"]._indices(), Au._indices())
+
+
 @CUDA
 def test_cuda_matches_the_cpu():
     D, A, B = problem(torch.float64, "csr")
@@ -245,6 +409,9 @@ def test_cuda_matches_the_cpu():
     Ac = A.detach().cuda().requires_grad_(True)
     sparse_generic_lstsq(Ac, B.cuda(), **TIGHT).sum().backward()
     assert Ac.grad.device.type == "cuda"
+    Acpu = A.detach().requires_grad_(True)
+    sparse_generic_lstsq(Acpu, B, **TIGHT).sum().backward()
+    assert torch.allclose(grad_values(Ac.grad).cpu(), grad_values(Acpu.grad), atol=1e-9)
     # callables see CUDA tensors; a direct solver factors on the host
     seen = []
     pinv = torch.linalg.pinv(D).cuda()

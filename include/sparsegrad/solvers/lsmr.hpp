@@ -7,6 +7,7 @@
 /// the transposed solve, CRAIG (krylov/craig.hpp) for the one-solve backward.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -37,6 +38,49 @@ void check_warm_start(const char* where, Eigen::Index x0_rows, Eigen::Index x0_c
                   "scipy's semantics)",
                   concat("a ", shape_string(x0_rows, x0_cols), " x0 with A of ", shape_string(m, n),
                          " and damp ", damp));
+}
+
+/// The end of every solve_normal by CRAIG (Lsmr's, the PyTorch device path's): a column whose
+/// stored entries are all zero makes A rank-deficient, and the gradient at those entries does
+/// not exist (unlike a column with no stored entry, which has no gradient to give), so it is
+/// refused as rank deficiency (std::domain_error); then require_solved.
+template <class Options, class Real>
+void require_normal_solved(const char* where, const Options& options,
+                           const ColumnWeights<Real>& weights, const Diagnostics& stats) {
+  if (options.damp == 0 && !weights.zero_stored.empty())
+    throw_domain(where, "A", "full column rank (no column whose stored entries are all zero)",
+                 concat("column ", weights.zero_stored.front(),
+                        " with stored entries that are all zero (", weights.zero_stored.size(),
+                        " such columns): A is rank-deficient there and the gradient at those "
+                        "entries does not exist without damping; drop the entries or set "
+                        "options.damp > 0"));
+  require_solved(where, "CRAIG", stats, options.throw_on_failure);
+}
+
+/// Lsmr::solution_error's bounds (see there) from the norms ‖D S_j‖ and ‖X_j‖, the last
+/// solve_normal's diagnostics (σ_min of A D) and max(D), and the forward solve's own error
+/// estimates of X (null when X is not its result). Empty when no σ_min was estimated.
+template <class Real>
+SolutionError solution_error_bounds(const Diagnostics& normal, double dmax,
+                                    const std::vector<double>& normDS,
+                                    const std::vector<double>& normX,
+                                    const std::vector<double>* own_error) {
+  SolutionError out;
+  double smin = std::numeric_limits<double>::infinity();
+  for (double v : normal.sigma_min)
+    if (!std::isnan(v)) smin = std::min(smin, v);
+  if (!(smin < std::numeric_limits<double>::infinity())) return out;
+  for (std::size_t j = 0; j < normDS.size(); ++j) {
+    const double ds = normDS[j] / (smin * smin);
+    double x = dmax * ds;
+    const double e = own_error && own_error->size() == normDS.size()
+                         ? (*own_error)[j]
+                         : std::numeric_limits<double>::quiet_NaN();
+    if (!std::isnan(e)) x = std::min(x, (e + double(Eigen::NumTraits<Real>::epsilon())) * normX[j]);
+    out.X.push_back(x);
+    out.AX.push_back(smin * ds);
+  }
+  return out;
 }
 
 }  // namespace detail
@@ -86,25 +130,16 @@ class Lsmr {
   /// tighter when S is dominated by the rounding of X to float, where the bound from S exceeds
   /// it by up to cond(A D)².
   SolutionError solution_error(const Matrix& X, const Matrix& S) const {
-    SolutionError out;
+    if (S.rows() != backward_weights_.d.size()) return {};
     const bool own = X.rows() == last_.X.rows() && X.cols() == last_.X.cols() &&
                      static_cast<Eigen::Index>(last_.error.size()) == X.cols() && X == last_.X;
-    double smin = std::numeric_limits<double>::infinity();
-    for (double v : last_backward_.sigma_min)
-      if (!std::isnan(v)) smin = std::min(smin, v);
-    if (!(smin < std::numeric_limits<double>::infinity()) || S.rows() != backward_weights_.d.size())
-      return out;
+    std::vector<double> normDS, normX;
     for (Eigen::Index j = 0; j < S.cols(); ++j) {
-      const double ds = double(backward_weights_.weighted_norm(S.col(j))) / (smin * smin);
-      double x = double(backward_weights_.max) * ds;
-      const double e = own ? last_.error[std::size_t(j)] : std::numeric_limits<double>::quiet_NaN();
-      if (!std::isnan(e))
-        x = std::min(x, (e + double(Eigen::NumTraits<RealScalar>::epsilon())) *
-                            double(X.col(j).stableNorm()));
-      out.X.push_back(x);
-      out.AX.push_back(smin * ds);
+      normDS.push_back(double(backward_weights_.weighted_norm(S.col(j))));
+      normX.push_back(double(X.col(j).stableNorm()));
     }
-    return out;
+    return detail::solution_error_bounds<RealScalar>(last_backward_, double(backward_weights_.max),
+                                                     normDS, normX, own ? &last_.error : nullptr);
   }
 
   /// Diagnostics (and the result) of the last solve_adjoint or solve_normal: the backward's
@@ -177,19 +212,7 @@ typename Lsmr<Scalar>::Matrix Lsmr<Scalar>::solve_normal(const AType& A, const M
   } else {
     last_backward_ = detail::craig_on_operator(A, G, options, where, &backward_weights_);
   }
-  // A column whose stored entries are all zero makes A rank-deficient, and the gradient at
-  // those entries does not exist (unlike a column with no stored entry, which has no gradient
-  // to give): refuse it as rank deficiency.
-  if (options.damp == 0 && !backward_weights_.zero_stored.empty())
-    detail::throw_domain(where, "A",
-                         "full column rank (no column whose stored entries are all zero)",
-                         detail::concat("column ", backward_weights_.zero_stored.front(),
-                                        " with stored entries that are all zero (",
-                                        backward_weights_.zero_stored.size(),
-                                        " such columns): A is rank-deficient there and the "
-                                        "gradient at those entries does not exist without "
-                                        "damping; drop the entries or set options.damp > 0"));
-  detail::require_solved(where, "CRAIG", last_backward_, options.throw_on_failure);
+  detail::require_normal_solved(where, options, backward_weights_, last_backward_);
   return last_backward_.X;
 }
 
