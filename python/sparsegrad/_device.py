@@ -314,7 +314,7 @@ class _Algebra:
         self._operator = operators or Operators(A)
         self.op = self._operator(A.dtype)
         self.B, self.X, self.dX = B, X, dX
-        self._abs = None
+        self._abs = self._R64 = None
 
     def _working(self):
         return self._operator(torch.float64)
@@ -360,16 +360,17 @@ class _Algebra:
     def _residual64(self, X64):
         return self._working().apply(X64) - self.B.to(torch.float64)
 
+    def _residual_of_X(self):
+        """A X - B in float64, formed once for residual() and normal_residual()."""
+        if self._R64 is None:
+            self._R64 = self._residual64(self.X.to(torch.float64))
+        return self._R64
+
     def residual(self):
-        if self.dtype == torch.float64:
-            return self.op.apply(self.X) - self.B
-        return self._residual64(self.X.to(torch.float64)).to(self.dtype)
+        return self._residual_of_X().to(self.dtype)
 
     def normal_residual(self):
-        if self.dtype == torch.float64:
-            return self.op.apply_adjoint(self.B - self.op.apply(self.X))
-        R = self._residual64(self.X.to(torch.float64))
-        return (-self._working().apply_adjoint(R)).to(self.dtype)
+        return (-self._working().apply_adjoint(self._residual_of_X())).to(self.dtype)
 
     def refine(self, dXs):
         """(X + dXs rounded, its residual rounded), both formed in the working precision."""

@@ -43,7 +43,7 @@ template <class Real>
 class DeviceCraig {
  public:
   DeviceCraig(const sparsegrad::LsmrOptions<Real>& opt, Index m, Index n, Index k, bool narrowed)
-      : opt_(opt), n_(n), narrowed_(narrowed), scaling_(n, k) {
+      : opt_(opt), narrowed_(narrowed), scaling_(n, k) {
     opt_.check(craig_where);
     scaling_.plan(craig_where, m, n, opt_);
     rule_ = sparsegrad::detail::StoppingRule<Real>::from(
@@ -153,7 +153,6 @@ class DeviceCraig {
   }
 
   sparsegrad::LsmrOptions<Real> opt_;
-  Index n_;
   bool narrowed_;
   DeviceScaling<Real> scaling_;
   sparsegrad::detail::StoppingRule<Real> rule_;
@@ -355,7 +354,6 @@ class DeviceLsmrSolver {
     py::object handle = py::cast(std::move(owner));
     const py::tuple out = alg_.attr("craig")(handle, G.t, std::is_same<Real, double>::value)
                               .template cast<py::tuple>();
-    last_ = core->stats();
     const auto& w = core->weights();
     dmax_ = double(w.max);
     weights_d_ = py::none();
